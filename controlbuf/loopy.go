@@ -1,0 +1,377 @@
+package controlbuf
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+
+	"github.com/h2rpc/h2rpc/framer"
+	"golang.org/x/net/http2"
+)
+
+const (
+	// smallBatch is the batch size under which loopy yields once before
+	// flushing, to let other goroutines add to the batch.
+	smallBatch = 4 << 10
+	// flushThreshold is the batch size at which loopy flushes while it
+	// still has work, to keep the socket busy.
+	flushThreshold = 256 << 10
+	// initialWindow is HTTP/2's default window (RFC 9113 §6.9.2).
+	initialWindow = 65535
+)
+
+// Hooks lets loopy tell its transport about errors it finds on the writer
+// side.
+type Hooks interface {
+	// LastPeerStreamID reports the last peer-initiated stream id the
+	// transport processed, for a GOAWAY loopy sends on a connection error.
+	LastPeerStreamID() uint32
+	// StreamFlowError reports that a WINDOW_UPDATE overflowed stream id's
+	// send window; the transport must end the stream with
+	// RST_STREAM(FLOW_CONTROL_ERROR).
+	StreamFlowError(id uint32)
+}
+
+// Loopy drains a Queue into a framer.Writer. Run it on one goroutine.
+type Loopy struct {
+	q     *Queue
+	w     *framer.Writer
+	hooks Hooks
+
+	streams       map[uint32]*OutStream
+	active        OutStream // sentinel of the circular active list
+	connQuota     int64
+	initialWindow int64
+	spare         []Item
+}
+
+// NewLoopy returns a Loopy that drains q into w.
+func NewLoopy(q *Queue, w *framer.Writer, hooks Hooks) *Loopy {
+	l := &Loopy{
+		q:             q,
+		w:             w,
+		hooks:         hooks,
+		streams:       make(map[uint32]*OutStream),
+		connQuota:     initialWindow,
+		initialWindow: initialWindow,
+	}
+	l.active.next, l.active.prev = &l.active, &l.active
+	return l
+}
+
+// errStop is how KindClose ends Run.
+var errStop = errors.New("controlbuf: stop")
+
+// Run writes frames until the queue closes, a KindClose item is reached
+// (it returns nil), writing fails, or the peer commits a connection error
+// loopy detects (it writes GOAWAY first and returns an
+// http2.ConnectionError).
+func (l *Loopy) Run() (err error) {
+	defer func() {
+		l.releaseAll()
+		if errors.Is(err, errStop) {
+			err = nil
+		}
+	}()
+	yielded := false
+	for {
+		canWrite := l.active.next != &l.active && l.connQuota > 0
+		block := !canWrite && l.w.Buffered() == 0
+		items, err := l.q.take(l.spare, block)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			if err := l.handle(&items[i]); err != nil {
+				clear(items)
+				l.spare = items[:0]
+				if errors.Is(err, errStop) {
+					if ferr := l.w.Flush(); ferr != nil {
+						return ferr
+					}
+				}
+				return err
+			}
+		}
+		clear(items)
+		l.spare = items[:0]
+		if len(items) > 0 {
+			continue
+		}
+		if l.active.next != &l.active && l.connQuota > 0 {
+			if err := l.round(); err != nil {
+				return err
+			}
+			if l.w.Buffered() >= flushThreshold {
+				if err := l.w.Flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if l.w.Buffered() > 0 {
+			if !yielded && l.w.Buffered() < smallBatch {
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			yielded = false
+			if err := l.w.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (l *Loopy) handle(it *Item) error {
+	switch it.Kind {
+	case KindStreamWrite:
+		return l.streamWrite(it.Stream, it.Write)
+	case KindCleanup:
+		return l.cleanup(it.Stream, it.StreamID, it.Reset, it.Code)
+	case KindWindowUpdate:
+		return l.w.WriteWindowUpdate(it.StreamID, it.N)
+	case KindPeerWindowUpdate:
+		return l.peerWindowUpdate(it.StreamID, it.N)
+	case KindSettings:
+		return l.w.WriteSettings(it.Settings...)
+	case KindPeerSettings:
+		return l.peerSettings(it.Settings)
+	case KindPing:
+		return l.w.WritePing(it.Ack, it.Ping)
+	case KindRSTStream:
+		return l.w.WriteRSTStream(it.StreamID, it.Code)
+	case KindGoAway:
+		return l.w.WriteGoAway(it.StreamID, it.Code, it.Debug)
+	case KindClose:
+		return errStop
+	}
+	return fmt.Errorf("controlbuf: unknown item kind %d", it.Kind)
+}
+
+func (l *Loopy) streamWrite(s *OutStream, w *Write) error {
+	if s.dead {
+		s.replenish(len(w.Data))
+		l.w.ReleaseAfterFlush(w.Buf)
+		freeWrite(w)
+		return nil
+	}
+	if !s.registered {
+		s.registered = true
+		s.quota = l.initialWindow
+		l.streams[s.ID] = s
+	}
+	if s.tail == nil {
+		s.head = w
+	} else {
+		s.tail.next = w
+	}
+	s.tail = w
+	if s.state == outEmpty {
+		l.activate(s)
+	}
+	return nil
+}
+
+// activate puts s in the active list if it can write, else marks it
+// blocked on stream quota.
+func (l *Loopy) activate(s *OutStream) {
+	if s.head == nil {
+		s.state = outEmpty
+		return
+	}
+	h := s.head
+	if s.quota <= 0 && (h.headersDone || h.Headers == nil) && h.off < len(h.Data) {
+		s.state = outBlocked
+		return
+	}
+	s.state = outActive
+	s.prev = l.active.prev
+	s.next = &l.active
+	l.active.prev.next = s
+	l.active.prev = s
+}
+
+func (l *Loopy) unlink(s *OutStream) {
+	if s.state == outActive {
+		s.prev.next = s.next
+		s.next.prev = s.prev
+		s.prev, s.next = nil, nil
+	}
+}
+
+// round gives each active stream one turn.
+func (l *Loopy) round() error {
+	// Detach the list so that streams re-activated during the round wait
+	// for the next one.
+	first, last := l.active.next, l.active.prev
+	l.active.next, l.active.prev = &l.active, &l.active
+	first.prev, last.next = nil, nil
+	for s := first; s != nil; {
+		next := s.next
+		s.prev, s.next = nil, nil
+		s.state = outEmpty
+		if l.connQuota <= 0 {
+			// Keep the rest for when the peer grants more.
+			l.activate(s)
+			s = next
+			continue
+		}
+		if err := l.turn(s); err != nil {
+			return err
+		}
+		if s.registered {
+			l.activate(s)
+		}
+		s = next
+	}
+	return nil
+}
+
+// turn writes what s may write now: any headers, at most one DATA frame,
+// and the trailers of a write whose data is all out.
+func (l *Loopy) turn(s *OutStream) error {
+	for s.head != nil {
+		w := s.head
+		if w.Headers != nil && !w.headersDone {
+			end := w.EndStream && len(w.Data) == 0 && w.Trailers == nil
+			if err := l.w.WriteHeaders(s.ID, end, w.Headers); err != nil {
+				return err
+			}
+			w.headersDone = true
+		}
+		wroteData := false
+		if w.off < len(w.Data) {
+			n := int64(len(w.Data) - w.off)
+			n = min(n, int64(l.w.MaxFrameSize()), s.quota, l.connQuota)
+			if n <= 0 {
+				return nil
+			}
+			last := w.off+int(n) == len(w.Data)
+			end := last && w.EndStream && w.Trailers == nil
+			l.w.WriteData(s.ID, end, w.Data[w.off:w.off+int(n)])
+			w.off += int(n)
+			s.quota -= n
+			l.connQuota -= n
+			s.replenish(int(n))
+			if !last {
+				return nil
+			}
+			wroteData = true
+		} else if len(w.Data) == 0 && w.EndStream && w.Trailers == nil && w.Headers == nil {
+			l.w.WriteData(s.ID, true, nil)
+		}
+		if w.Trailers != nil {
+			if err := l.w.WriteHeaders(s.ID, true, w.Trailers); err != nil {
+				return err
+			}
+		}
+		s.head = w.next
+		if s.head == nil {
+			s.tail = nil
+		}
+		l.w.ReleaseAfterFlush(w.Buf)
+		cleanup, reset, code := w.Cleanup, w.Reset, w.Code
+		freeWrite(w)
+		if cleanup {
+			return l.cleanup(s, s.ID, reset, code)
+		}
+		if wroteData {
+			return nil
+		}
+	}
+	return nil
+}
+
+// cleanup forgets s (which may be nil or unknown to loopy), dropping its
+// unwritten writes, and writes RST_STREAM if asked.
+func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode) error {
+	if s != nil {
+		s.dead = true
+	}
+	if s != nil && s.registered {
+		l.unlink(s)
+		s.state = outEmpty
+		s.registered = false
+		delete(l.streams, s.ID)
+		for w := s.head; w != nil; {
+			next := w.next
+			s.replenish(len(w.Data) - w.off)
+			l.w.ReleaseAfterFlush(w.Buf)
+			freeWrite(w)
+			w = next
+		}
+		s.head, s.tail = nil, nil
+	}
+	if reset {
+		return l.w.WriteRSTStream(id, code)
+	}
+	return nil
+}
+
+func (l *Loopy) peerWindowUpdate(id, n uint32) error {
+	if id == 0 {
+		if l.connQuota+int64(n) > math.MaxInt32 {
+			return l.connError(http2.ErrCodeFlowControl, "connection window overflow")
+		}
+		l.connQuota += int64(n)
+		return nil
+	}
+	s := l.streams[id]
+	if s == nil {
+		return nil
+	}
+	if s.quota+int64(n) > math.MaxInt32 {
+		l.hooks.StreamFlowError(id)
+		return nil
+	}
+	s.quota += int64(n)
+	if s.state == outBlocked && s.quota > 0 {
+		l.activate(s)
+	}
+	return nil
+}
+
+func (l *Loopy) peerSettings(settings []http2.Setting) error {
+	for _, st := range settings {
+		switch st.ID {
+		case http2.SettingInitialWindowSize:
+			delta := int64(st.Val) - l.initialWindow
+			l.initialWindow = int64(st.Val)
+			for _, s := range l.streams {
+				s.quota += delta
+				if s.state == outBlocked && s.quota > 0 {
+					l.activate(s)
+				}
+			}
+		case http2.SettingMaxFrameSize:
+			l.w.SetMaxFrameSize(st.Val)
+		case http2.SettingHeaderTableSize:
+			l.w.SetHeaderTableSize(st.Val)
+		}
+	}
+	return l.w.WriteSettingsAck()
+}
+
+// connError writes GOAWAY for a connection error and returns it.
+func (l *Loopy) connError(code http2.ErrCode, reason string) error {
+	l.w.WriteGoAway(l.hooks.LastPeerStreamID(), code, []byte(reason))
+	l.w.Flush()
+	return fmt.Errorf("controlbuf: %s: %w", reason, http2.ConnectionError(code))
+}
+
+// releaseAll returns the buffers of every write loopy still holds.
+func (l *Loopy) releaseAll() {
+	for _, s := range l.streams {
+		for w := s.head; w != nil; {
+			next := w.next
+			l.w.ReleaseAfterFlush(w.Buf)
+			freeWrite(w)
+			w = next
+		}
+		s.head, s.tail = nil, nil
+	}
+	clear(l.streams)
+	l.w.Discard()
+}

@@ -1,0 +1,91 @@
+package controlbuf
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// DefaultWriteQuota is how many message bytes a stream may have queued
+// for loopy before its sender blocks.
+const DefaultWriteQuota = 64 << 10
+
+// ErrStreamDone is returned by AcquireQuota when the stream ended while
+// its sender waited.
+var ErrStreamDone = errors.New("controlbuf: stream done")
+
+type outState uint8
+
+const (
+	outEmpty   outState = iota // no pending writes
+	outActive                  // in loopy's active list
+	outBlocked                 // pending data but no stream quota
+)
+
+// OutStream is the writer side of one stream. It is embedded in the
+// transport's stream. Apart from the write quota, its fields belong to
+// loopy.
+type OutStream struct {
+	// ID is the stream id; set before the stream's first write is put.
+	ID uint32
+
+	// quota is the stream's send window, as loopy sees it.
+	quota      int64
+	state      outState
+	registered bool
+	dead       bool // cleaned up: later writes are dropped
+	head, tail *Write
+	prev, next *OutStream // active list links
+
+	// writeQuota bounds the bytes the sender has queued but loopy has
+	// not written. Shared by the sender and loopy.
+	writeQuota atomic.Int64
+	quotaReady chan struct{}
+}
+
+// Init prepares the OutStream for a new stream.
+func (s *OutStream) Init(id uint32) {
+	s.ID = id
+	s.quota = 0
+	s.state = outEmpty
+	s.registered = false
+	s.dead = false
+	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil
+	s.writeQuota.Store(DefaultWriteQuota)
+	if s.quotaReady == nil {
+		s.quotaReady = make(chan struct{}, 1)
+	} else {
+		select {
+		case <-s.quotaReady:
+		default:
+		}
+	}
+}
+
+// AcquireQuota takes n bytes of write quota, waiting while the stream
+// already has its quota's worth queued. A message larger than the whole
+// quota goes through once the queue is empty. It returns ErrStreamDone if
+// done closes first.
+func (s *OutStream) AcquireQuota(n int, done <-chan struct{}) error {
+	for {
+		if s.writeQuota.Load() > 0 {
+			s.writeQuota.Add(-int64(n))
+			return nil
+		}
+		select {
+		case <-s.quotaReady:
+		case <-done:
+			return ErrStreamDone
+		}
+	}
+}
+
+// replenish gives back n bytes of write quota.
+func (s *OutStream) replenish(n int) {
+	v := s.writeQuota.Add(int64(n))
+	if v > 0 && v-int64(n) <= 0 {
+		select {
+		case s.quotaReady <- struct{}{}:
+		default:
+		}
+	}
+}

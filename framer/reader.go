@@ -1,0 +1,206 @@
+package framer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+const (
+	// quietBufSize is the inline read buffer used while the connection
+	// is quiet: enough for a typical small request or response.
+	quietBufSize = 1024
+	// busyBufSize is the pooled read buffer used while data streams in.
+	busyBufSize = 32 << 10
+	// bypassSize is the read size at and above which ReadFull reads
+	// straight into the caller's slice instead of through the buffer.
+	bypassSize = 8 << 10
+)
+
+// ReaderConfig sets the limits a Reader enforces.
+type ReaderConfig struct {
+	// MaxFrameSize is the largest frame payload accepted (the
+	// SETTINGS_MAX_FRAME_SIZE we advertise). Default 16384.
+	MaxFrameSize uint32
+	// MaxHeaderListSize is the largest decoded header list accepted
+	// (SETTINGS_MAX_HEADER_LIST_SIZE we advertise). Default 16 MiB.
+	MaxHeaderListSize uint32
+}
+
+// Reader reads frames from a connection.
+type Reader struct {
+	src io.Reader
+	fr  *http2.Framer
+
+	// buf is either quiet[:] or *busy; data is buf[r:w].
+	buf    []byte
+	r, w   int
+	busy   *[]byte
+	filled bool // the last read filled the buffer: more is probably pending
+	quiet  [quietBufSize]byte
+}
+
+// NewReader returns a Reader of frames from src.
+func NewReader(src io.Reader, cfg ReaderConfig) *Reader {
+	if cfg.MaxFrameSize == 0 {
+		cfg.MaxFrameSize = 16384
+	}
+	if cfg.MaxHeaderListSize == 0 {
+		cfg.MaxHeaderListSize = 16 << 20
+	}
+	r := &Reader{src: src}
+	r.buf = r.quiet[:]
+	r.fr = http2.NewFramer(nil, r)
+	r.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
+	r.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	return r
+}
+
+// SetMaxHeaderTableSize bounds the HPACK dynamic table the peer may use
+// (our SETTINGS_HEADER_TABLE_SIZE).
+func (r *Reader) SetMaxHeaderTableSize(n uint32) {
+	r.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(n)
+}
+
+// ReadFrameHeader reads the next frame header. It enforces the frame size
+// limit and the rule that CONTINUATION frames follow their HEADERS.
+// After a DATA header the caller must consume exactly Length payload bytes
+// with ReadFull and Discard; after any other header it must call
+// ReadControlFrame.
+func (r *Reader) ReadFrameHeader() (http2.FrameHeader, error) {
+	return r.fr.ReadFrameHeader()
+}
+
+// ReadControlFrame reads the payload of the non-DATA frame whose header was
+// just read. HEADERS come back as *http2.MetaHeadersFrame with their
+// CONTINUATION frames merged and HPACK decoded. The frame is valid until
+// the next read.
+func (r *Reader) ReadControlFrame(fh http2.FrameHeader) (http2.Frame, error) {
+	return r.fr.ReadFrameForHeader(fh)
+}
+
+// ErrorDetail returns a description of the last connection error the
+// http2 Framer reported, if it gave one.
+func (r *Reader) ErrorDetail() error { return r.fr.ErrorDetail() }
+
+// Read implements io.Reader for the http2 Framer.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.r == r.w {
+		if len(p) >= bypassSize {
+			return r.src.Read(p)
+		}
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf[r.r:r.w])
+	r.r += n
+	r.drained()
+	return n, nil
+}
+
+// ReadFull reads exactly len(p) payload bytes into p.
+func (r *Reader) ReadFull(p []byte) error {
+	n := copy(p, r.buf[r.r:r.w])
+	r.r += n
+	p = p[n:]
+	for len(p) > 0 {
+		if len(p) >= bypassSize {
+			_, err := io.ReadFull(r.src, p)
+			return noEOF(err)
+		}
+		if err := r.fill(); err != nil {
+			return noEOF(err)
+		}
+		n = copy(p, r.buf[r.r:r.w])
+		r.r += n
+		p = p[n:]
+	}
+	r.drained()
+	return nil
+}
+
+// ReadByte reads one payload byte.
+func (r *Reader) ReadByte() (byte, error) {
+	if r.r == r.w {
+		if err := r.fill(); err != nil {
+			return 0, noEOF(err)
+		}
+	}
+	b := r.buf[r.r]
+	r.r++
+	r.drained()
+	return b, nil
+}
+
+// Discard skips n payload bytes.
+func (r *Reader) Discard(n int) error {
+	for n > 0 {
+		if r.r == r.w {
+			if err := r.fill(); err != nil {
+				return noEOF(err)
+			}
+		}
+		k := min(n, r.w-r.r)
+		r.r += k
+		n -= k
+	}
+	r.drained()
+	return nil
+}
+
+// Release returns the pooled read buffer, if any. Call it once the
+// connection is done; the Reader must not be used afterwards.
+func (r *Reader) Release() {
+	if r.busy != nil {
+		bufpool.Put(r.busy)
+		r.busy = nil
+	}
+	r.buf, r.r, r.w = r.quiet[:], 0, 0
+}
+
+// fill reads at least one byte into an empty buffer.
+func (r *Reader) fill() error {
+	r.r, r.w = 0, 0
+	switch {
+	case r.filled && r.busy == nil:
+		r.busy = bufpool.Get(busyBufSize)
+		r.buf = *r.busy
+	case !r.filled && r.busy != nil:
+		bufpool.Put(r.busy)
+		r.busy = nil
+		r.buf = r.quiet[:]
+	}
+	n, err := r.src.Read(r.buf)
+	r.w = n
+	r.filled = n == len(r.buf)
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// drained gives the pooled buffer back as soon as it holds nothing and the
+// last read suggested that nothing more is pending.
+func (r *Reader) drained() {
+	if r.r == r.w && r.busy != nil && !r.filled {
+		bufpool.Put(r.busy)
+		r.busy = nil
+		r.buf, r.r, r.w = r.quiet[:], 0, 0
+	}
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("framer: reading frame payload: %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}

@@ -1,0 +1,280 @@
+package stream
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/status"
+)
+
+// ErrDone is returned by Recv when the caller's done channel closes first.
+var ErrDone = errors.New("stream: receiver gave up")
+
+// Message is one received gRPC message.
+type Message struct {
+	// Data is the message bytes, without the 5-byte prefix.
+	Data []byte
+	// Compressed is the prefix's compressed flag.
+	Compressed bool
+	buf        *[]byte
+}
+
+// Release returns the message's buffer to the pool; Data must not be used
+// afterwards.
+func (m *Message) Release() {
+	if m.buf != nil {
+		bufpool.Put(m.buf)
+		m.buf = nil
+	}
+	m.Data = nil
+}
+
+// PayloadReader is where DATA payload bytes come from.
+type PayloadReader interface {
+	ReadFull(p []byte) error
+	Discard(n int) error
+}
+
+// Stream is one HTTP/2 stream.
+type Stream struct {
+	// Out is the writer side, owned by loopy.
+	Out controlbuf.OutStream
+
+	mu     sync.Mutex
+	state  State
+	msgs   []Message
+	head   int   // msgs[head:] are waiting
+	err    error // set once: why the receive side ended (io.EOF: cleanly)
+	notify chan struct{}
+	window window
+
+	asm assembler // reader goroutine only
+}
+
+// Init prepares s for stream id with an inbound window of size window.
+func (s *Stream) Init(id uint32, inWindow uint32) {
+	s.Out.Init(id)
+	s.state = Idle
+	s.msgs = s.msgs[:0]
+	s.head = 0
+	s.err = nil
+	if s.notify == nil {
+		s.notify = make(chan struct{}, 1)
+	}
+	s.window = window{limit: int64(inWindow), avail: int64(inWindow)}
+	s.asm = assembler{}
+}
+
+// ID returns the stream id.
+func (s *Stream) ID() uint32 { return s.Out.ID }
+
+// Transition applies e and returns the new state and whether e was
+// allowed.
+func (s *Stream) Transition(e Event) (State, bool) {
+	s.mu.Lock()
+	n, ok := s.state.Next(e)
+	s.state = n
+	s.mu.Unlock()
+	return n, ok
+}
+
+// State returns the current state.
+func (s *Stream) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// CloseRecv ends the receive side with err (io.EOF for a clean end).
+// Messages already queued are still delivered first. Later calls are
+// ignored. It reports whether this call ended it.
+func (s *Stream) CloseRecv(err error) bool {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.err = err
+	s.mu.Unlock()
+	s.wake()
+	return true
+}
+
+// RecvErr returns why the receive side ended, or nil.
+func (s *Stream) RecvErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Recv returns the next message, waiting for it until done closes. Once
+// the queue is empty and the receive side has ended it returns that
+// error.
+func (s *Stream) Recv(done <-chan struct{}) (Message, error) {
+	for {
+		s.mu.Lock()
+		if s.head < len(s.msgs) {
+			m := s.msgs[s.head]
+			s.msgs[s.head] = Message{}
+			s.head++
+			if s.head == len(s.msgs) {
+				s.head = 0
+				s.msgs = s.msgs[:0]
+			}
+			s.mu.Unlock()
+			return m, nil
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return Message{}, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.notify:
+		case <-done:
+			return Message{}, ErrDone
+		}
+	}
+}
+
+// Drain releases every queued message; used when nobody will read them.
+func (s *Stream) Drain() {
+	s.mu.Lock()
+	for i := s.head; i < len(s.msgs); i++ {
+		s.msgs[i].Release()
+	}
+	s.msgs = s.msgs[:0]
+	s.head = 0
+	s.mu.Unlock()
+}
+
+func (s *Stream) deliver(m Message) {
+	s.mu.Lock()
+	if s.err != nil && s.err != io.EOF {
+		s.mu.Unlock()
+		m.Release()
+		return
+	}
+	s.msgs = append(s.msgs, m)
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Stream) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// ReadData reads n DATA payload bytes (padding excluded) from r and
+// reassembles them into messages no larger than maxMsg. A message over the
+// limit, or a malformed prefix, is a stream error: the rest of the stream's
+// data is then discarded and streamErr is returned once. ioErr is a failure
+// to read from r, fatal to the connection.
+func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr error) {
+	a := &s.asm
+	for n > 0 {
+		if a.failed {
+			return nil, r.Discard(n)
+		}
+		if a.buf == nil && a.prefixN < 5 {
+			k := min(5-a.prefixN, n)
+			if err := r.ReadFull(a.prefix[a.prefixN : a.prefixN+k]); err != nil {
+				return nil, err
+			}
+			a.prefixN += k
+			n -= k
+			if a.prefixN < 5 {
+				continue
+			}
+			if err := a.start(maxMsg); err != nil {
+				a.failed = true
+				if rerr := r.Discard(n); rerr != nil {
+					return nil, rerr
+				}
+				return err, nil
+			}
+			if extra := a.need - (n); extra > 0 {
+				s.mu.Lock()
+				a.grant += s.window.grant(extra)
+				s.mu.Unlock()
+			}
+			if a.need == 0 {
+				s.deliver(a.finish())
+			}
+			continue
+		}
+		k := min(a.need-a.got, n)
+		if err := r.ReadFull((*a.buf)[a.got : a.got+k]); err != nil {
+			return nil, err
+		}
+		a.got += k
+		n -= k
+		if a.got == a.need {
+			s.deliver(a.finish())
+		}
+	}
+	return nil, nil
+}
+
+// TakeGrant returns window the reader granted ahead for a message larger
+// than the window (see window.grant), to be sent as WINDOW_UPDATE now.
+func (s *Stream) TakeGrant() uint32 {
+	g := s.asm.grant
+	s.asm.grant = 0
+	return g
+}
+
+// ReleaseAssembly returns the buffer of a partly received message.
+func (s *Stream) ReleaseAssembly() {
+	if s.asm.buf != nil {
+		bufpool.Put(s.asm.buf)
+		s.asm.buf = nil
+	}
+}
+
+// PartialMessage reports whether the reader is in the middle of a message.
+func (s *Stream) PartialMessage() bool {
+	return s.asm.prefixN > 0 && !s.asm.failed
+}
+
+// assembler turns DATA payload bytes into messages.
+type assembler struct {
+	prefix     [5]byte
+	prefixN    int
+	buf        *[]byte
+	need, got  int
+	compressed bool
+	failed     bool
+	grant      uint32
+}
+
+func (a *assembler) start(maxMsg int) error {
+	flag := a.prefix[0]
+	if flag > 1 {
+		return status.Errorf(codes.Internal, "grpc: invalid message prefix flag %d", flag)
+	}
+	size := uint32(a.prefix[1])<<24 | uint32(a.prefix[2])<<16 | uint32(a.prefix[3])<<8 | uint32(a.prefix[4])
+	if uint64(size) > uint64(maxMsg) {
+		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", size, maxMsg)
+	}
+	a.compressed = flag == 1
+	a.need = int(size)
+	a.got = 0
+	a.buf = bufpool.Get(a.need)
+	return nil
+}
+
+func (a *assembler) finish() Message {
+	m := Message{Data: (*a.buf)[:a.need], Compressed: a.compressed, buf: a.buf}
+	a.buf = nil
+	a.prefixN = 0
+	a.need, a.got = 0, 0
+	return m
+}

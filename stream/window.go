@@ -1,0 +1,63 @@
+package stream
+
+// window is a stream's inbound flow-control window: how much more the
+// peer may send (avail), and the credit the application has returned but
+// we have not yet told the peer about (pending).
+type window struct {
+	limit   int64 // the window we advertise
+	avail   int64 // bytes the peer may still send
+	pending int64 // consumed bytes not yet returned with WINDOW_UPDATE
+	debt    int64 // extra window granted ahead for a large message
+}
+
+// OnData accounts for n bytes of DATA (padding included) received. It
+// reports false if they exceed the window: a FLOW_CONTROL_ERROR.
+func (s *Stream) OnData(n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if int64(n) > s.window.avail {
+		return false
+	}
+	s.window.avail -= int64(n)
+	return true
+}
+
+// Consumed returns n bytes of credit (message bytes the application took,
+// or padding and discarded bytes) and returns the WINDOW_UPDATE increment
+// to send now, or 0.
+func (s *Stream) Consumed(n int) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.window
+	k := int64(n)
+	if w.debt > 0 {
+		paid := min(w.debt, k)
+		w.debt -= paid
+		k -= paid
+	}
+	w.pending += k
+	if w.pending > 0 && w.pending >= w.limit/4 {
+		upd := w.pending
+		w.avail += upd
+		w.pending = 0
+		return uint32(upd)
+	}
+	return 0
+}
+
+// grant makes room for `need` more bytes of a message that does not fit
+// in what the peer may still send: a message cannot be handed to the
+// application, and so cannot free window, until it is whole. The returned
+// increment covers the shortfall plus pending credit; the shortfall is
+// remembered as debt and not returned again when the message is consumed.
+func (w *window) grant(need int) uint32 {
+	short := int64(need) - w.avail
+	if short <= 0 {
+		return 0
+	}
+	upd := short + w.pending
+	w.avail += upd
+	w.pending = 0
+	w.debt += short
+	return uint32(upd)
+}

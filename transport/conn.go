@@ -1,0 +1,318 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/framer"
+	"github.com/h2rpc/h2rpc/status"
+	"golang.org/x/net/http2"
+)
+
+const (
+	// DefaultWindowSize is the inbound stream and connection window we
+	// advertise unless configured otherwise.
+	DefaultWindowSize = 65535
+	// DefaultMaxRecvMsgSize is the largest message accepted by default.
+	DefaultMaxRecvMsgSize = 4 << 20
+	// DefaultMaxHeaderListSize is the largest header list accepted.
+	DefaultMaxHeaderListSize = 16 << 20
+	maxStreamID              = 1<<31 - 1
+)
+
+// Config holds what both roles share.
+type Config struct {
+	// StreamWindow is the inbound window of each stream
+	// (SETTINGS_INITIAL_WINDOW_SIZE). Default DefaultWindowSize.
+	StreamWindow uint32
+	// ConnWindow is the connection's inbound window. Default
+	// DefaultWindowSize.
+	ConnWindow uint32
+	// MaxHeaderListSize bounds a received header list. Default 16 MiB.
+	MaxHeaderListSize uint32
+	// MaxRecvMsgSize bounds a received message unless a stream says
+	// otherwise. Default 4 MiB.
+	MaxRecvMsgSize int
+	// MaxConcurrentStreams, for a server, is advertised and enforced; 0
+	// means unlimited.
+	MaxConcurrentStreams uint32
+	// AuthInfo is what the security handshake learned; it is only kept.
+	AuthInfo any
+}
+
+func (c *Config) fill() {
+	if c.StreamWindow == 0 {
+		c.StreamWindow = DefaultWindowSize
+	}
+	if c.ConnWindow < DefaultWindowSize {
+		c.ConnWindow = DefaultWindowSize
+	}
+	if c.MaxHeaderListSize == 0 {
+		c.MaxHeaderListSize = DefaultMaxHeaderListSize
+	}
+	if c.MaxRecvMsgSize == 0 {
+		c.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+}
+
+// ErrConnClosed is the cause of streams ended because their connection
+// closed.
+var ErrConnClosed = errors.New("transport: connection closed")
+
+// Conn is one HTTP/2 connection.
+type Conn struct {
+	client bool
+	nc     net.Conn
+	cfg    Config
+	q      *controlbuf.Queue
+	w      *framer.Writer
+	r      *framer.Reader
+	loopy  *controlbuf.Loopy
+
+	ctx    context.Context // cancelled when the connection closes
+	cancel context.CancelFunc
+
+	// Connection inbound window; reader goroutine only.
+	connAvail   int64
+	connPending int64
+
+	mu           sync.Mutex
+	streams      map[uint32]*Stream
+	closed       bool
+	closeErr     error
+	draining     bool   // GOAWAY sent or received: no new streams
+	goAwayID     uint32 // client: last stream id the server's GOAWAY allows
+	lastPeerID   uint32 // highest stream id the peer opened
+	nextID       uint32 // client: next stream id
+	maxStreams   uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
+	activeCount  uint32 // client: open streams; server: running handlers
+	slotFree     chan struct{}
+	onClose      []func(error)
+	drainPing    [8]byte
+	drainStarted bool
+
+	lastPeerIDAtomic atomic.Uint32
+	done             chan struct{} // closed when reader and loopy have exited
+	readerDone       chan struct{}
+	loopyDone        chan struct{}
+	settingsSeen     chan struct{} // closed at the peer's first SETTINGS
+	settingsOnce     sync.Once
+
+	server    *serverState
+	clientCfg ClientConfig
+	userAgent string
+	scheme    string
+}
+
+func newConn(nc net.Conn, cfg Config, client bool) *Conn {
+	cfg.fill()
+	c := &Conn{
+		client:       client,
+		nc:           nc,
+		cfg:          cfg,
+		q:            controlbuf.NewQueue(),
+		w:            framer.NewWriter(nc),
+		r:            framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize}),
+		streams:      make(map[uint32]*Stream),
+		connAvail:    int64(cfg.ConnWindow),
+		maxStreams:   maxStreamID,
+		slotFree:     make(chan struct{}, 1),
+		done:         make(chan struct{}),
+		readerDone:   make(chan struct{}),
+		loopyDone:    make(chan struct{}),
+		settingsSeen: make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.loopy = controlbuf.NewLoopy(c.q, c.w, c)
+	return c
+}
+
+// ourSettings is the SETTINGS frame we open with.
+func (c *Conn) ourSettings() []http2.Setting {
+	s := []http2.Setting{{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize}}
+	if c.client {
+		s = append(s, http2.Setting{ID: http2.SettingEnablePush, Val: 0})
+	}
+	if c.cfg.StreamWindow != DefaultWindowSize {
+		s = append(s, http2.Setting{ID: http2.SettingInitialWindowSize, Val: c.cfg.StreamWindow})
+	}
+	if c.cfg.MaxConcurrentStreams > 0 && !c.client {
+		s = append(s, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.cfg.MaxConcurrentStreams})
+	}
+	return s
+}
+
+// writeOpening writes our first SETTINGS (and a connection WINDOW_UPDATE
+// when our window is larger than the default) before loopy starts.
+func (c *Conn) writeOpening() error {
+	if err := c.w.WriteSettings(c.ourSettings()...); err != nil {
+		return err
+	}
+	if d := c.cfg.ConnWindow - DefaultWindowSize; d > 0 {
+		if err := c.w.WriteWindowUpdate(0, d); err != nil {
+			return err
+		}
+	}
+	return c.w.Flush()
+}
+
+// start runs loopy and the reader.
+func (c *Conn) start() {
+	go func() {
+		defer close(c.loopyDone)
+		err := c.loopy.Run()
+		if err == nil {
+			err = ErrConnClosed
+		}
+		c.Close(err)
+	}()
+	go func() {
+		defer close(c.readerDone)
+		err := c.readLoop()
+		c.Close(err)
+	}()
+	go func() {
+		<-c.readerDone
+		<-c.loopyDone
+		close(c.done)
+	}()
+}
+
+// Done is closed once the connection has closed and both its goroutines
+// have exited.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Context is cancelled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// AuthInfo returns what the security handshake learned about the peer.
+func (c *Conn) AuthInfo() any { return c.cfg.AuthInfo }
+
+// OnClose registers f to run (once, on its own goroutine's stack of
+// Close) when the connection closes, with the reason.
+func (c *Conn) OnClose(f func(error)) {
+	c.mu.Lock()
+	if c.closed {
+		err := c.closeErr
+		c.mu.Unlock()
+		f(err)
+		return
+	}
+	c.onClose = append(c.onClose, f)
+	c.mu.Unlock()
+}
+
+// Close closes the connection at once: every open stream ends with err's
+// status (UNAVAILABLE unless err carries one) and both goroutines exit.
+func (c *Conn) Close(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeErr = err
+	streams := c.streams
+	c.streams = nil
+	hooks := c.onClose
+	c.onClose = nil
+	c.mu.Unlock()
+
+	for _, it := range c.q.Close() {
+		if it.Write != nil && it.Write.Buf != nil {
+			releaseWriteBuf(it.Write)
+		}
+	}
+	c.nc.Close()
+	c.cancel()
+	st := connStatus(err)
+	for _, s := range streams {
+		s.connClosed(st)
+	}
+	for _, f := range hooks {
+		f(err)
+	}
+}
+
+// connStatus is the status streams see when the connection fails.
+func connStatus(err error) *status.Status {
+	if st, ok := status.FromError(err); ok && st != nil && st.Code() != codes.OK {
+		return st
+	}
+	if err == nil || errors.Is(err, ErrConnClosed) {
+		return status.New(codes.Unavailable, "transport: connection closed")
+	}
+	if errors.Is(err, io.EOF) {
+		return status.New(codes.Unavailable, "transport: connection closed by peer")
+	}
+	return status.New(codes.Unavailable, fmt.Sprintf("transport: connection error: %v", err))
+}
+
+// LastPeerStreamID implements controlbuf.Hooks.
+func (c *Conn) LastPeerStreamID() uint32 { return c.lastPeerIDAtomic.Load() }
+
+// StreamFlowError implements controlbuf.Hooks.
+func (c *Conn) StreamFlowError(id uint32) {
+	if s := c.stream(id); s != nil {
+		s.reset(status.New(codes.Internal, "transport: stream send window overflow"), true, http2.ErrCodeFlowControl)
+	}
+}
+
+func (c *Conn) stream(id uint32) *Stream {
+	c.mu.Lock()
+	s := c.streams[id]
+	c.mu.Unlock()
+	return s
+}
+
+// removeStream drops s from the table and frees its slot.
+func (c *Conn) removeStream(s *Stream) {
+	c.mu.Lock()
+	if c.streams != nil && c.streams[s.ID()] == s {
+		delete(c.streams, s.ID())
+		if c.client {
+			c.releaseSlotLocked()
+		}
+	}
+	closeNow := c.draining && len(c.streams) == 0 && c.drainReady()
+	c.mu.Unlock()
+	if closeNow {
+		c.closeAfterFlush()
+	}
+}
+
+// closeAfterFlush asks loopy to write everything queued, then closes.
+func (c *Conn) closeAfterFlush() {
+	if !c.q.Put(controlbuf.Item{Kind: controlbuf.KindClose}) {
+		c.Close(ErrConnClosed)
+	}
+}
+
+// put hands an item to loopy; false if the connection is closed.
+func (c *Conn) put(it controlbuf.Item) bool { return c.q.Put(it) }
+
+// connError ends the connection for a protocol violation: GOAWAY with the
+// code, then close.
+func (c *Conn) connError(code http2.ErrCode, reason string) error {
+	c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: code, Debug: []byte(reason)})
+	c.q.Put(controlbuf.Item{Kind: controlbuf.KindClose})
+	return fmt.Errorf("transport: %s: %w", reason, http2.ConnectionError(code))
+}
+
+func releaseWriteBuf(w *controlbuf.Write) {
+	putBuf(w.Buf)
+	w.Buf = nil
+}

@@ -1,0 +1,173 @@
+package transport
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/internal/wire"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/status"
+	"golang.org/x/net/http2/hpack"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	baseContentType = "application/grpc"
+	// UserAgent is sent with every request.
+	UserAgent = "h2rpc-go/0.1.0"
+)
+
+// ContentType returns the content-type for a codec subtype.
+func ContentType(subtype string) string {
+	if subtype == "" || subtype == "proto" {
+		return baseContentType
+	}
+	return baseContentType + "+" + subtype
+}
+
+// parseContentType reports the codec subtype of a gRPC content-type, and
+// false if it is not one.
+func parseContentType(ct string) (string, bool) {
+	if !strings.HasPrefix(ct, baseContentType) {
+		return "", false
+	}
+	rest := ct[len(baseContentType):]
+	if rest == "" {
+		return "proto", true
+	}
+	switch rest[0] {
+	case '+':
+		sub := rest[1:]
+		if i := strings.IndexByte(sub, ';'); i >= 0 {
+			sub = sub[:i]
+		}
+		if sub == "" {
+			return "proto", true
+		}
+		return strings.ToLower(sub), true
+	case ';':
+		return "proto", true
+	}
+	return "", false
+}
+
+// appendMD appends md as header fields, skipping reserved keys and
+// base64-encoding binary values.
+func appendMD(fields []hpack.HeaderField, md metadata.MD) []hpack.HeaderField {
+	for k, vs := range md {
+		if metadata.IsReservedHeader(k) {
+			continue
+		}
+		bin := wire.IsBinHeader(k)
+		for _, v := range vs {
+			if bin {
+				v = wire.EncodeBinHeader([]byte(v))
+			}
+			fields = append(fields, hpack.HeaderField{Name: k, Value: v})
+		}
+	}
+	return fields
+}
+
+func appendPairs(fields []hpack.HeaderField, added [][]string) []hpack.HeaderField {
+	for _, kv := range added {
+		for i := 0; i+1 < len(kv); i += 2 {
+			k := strings.ToLower(kv[i])
+			if metadata.IsReservedHeader(k) {
+				continue
+			}
+			v := kv[i+1]
+			if wire.IsBinHeader(k) {
+				v = wire.EncodeBinHeader([]byte(v))
+			}
+			fields = append(fields, hpack.HeaderField{Name: k, Value: v})
+		}
+	}
+	return fields
+}
+
+// addMD adds one received header to md, decoding binary values. It
+// reports false for a binary value that is not valid base64.
+func addMD(md metadata.MD, k, v string) bool {
+	if wire.IsBinHeader(k) {
+		// Several binary values may arrive joined by commas.
+		for part := range strings.SplitSeq(v, ",") {
+			b, err := wire.DecodeBinHeader(strings.TrimSpace(part))
+			if err != nil {
+				return false
+			}
+			md[k] = append(md[k], string(b))
+		}
+		return true
+	}
+	md[k] = append(md[k], v)
+	return true
+}
+
+// statusFields appends grpc-status, grpc-message and details for st.
+func statusFields(fields []hpack.HeaderField, st *status.Status) []hpack.HeaderField {
+	fields = append(fields, hpack.HeaderField{Name: "grpc-status", Value: strconv.Itoa(int(st.Code()))})
+	if m := st.Message(); m != "" {
+		fields = append(fields, hpack.HeaderField{Name: "grpc-message", Value: wire.EncodeGrpcMessage(m)})
+	}
+	if p := st.Proto(); p != nil && len(p.Details) > 0 {
+		if b, err := proto.Marshal(p); err == nil {
+			fields = append(fields, hpack.HeaderField{Name: "grpc-status-details-bin", Value: wire.EncodeBinHeader(b)})
+		}
+	}
+	return fields
+}
+
+// statusParts collects the status headers of a response.
+type statusParts struct {
+	code       int // -1: absent
+	message    string
+	details    []byte
+	detailsErr bool
+}
+
+func (p *statusParts) add(name, value string) bool {
+	switch name {
+	case "grpc-status":
+		c, err := strconv.ParseUint(value, 10, 32)
+		if err != nil {
+			p.code = int(codes.Unknown)
+			p.message = "transport: malformed grpc-status: " + value
+			return true
+		}
+		p.code = int(c)
+	case "grpc-message":
+		p.message = wire.DecodeGrpcMessage(value)
+	case "grpc-status-details-bin":
+		b, err := wire.DecodeBinHeader(value)
+		if err != nil {
+			p.detailsErr = true
+		}
+		p.details = b
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *statusParts) status() *status.Status {
+	if p.details != nil {
+		var sp spb.Status
+		if err := proto.Unmarshal(p.details, &sp); err == nil {
+			sp.Code = int32(p.code)
+			if sp.Message == "" {
+				sp.Message = p.message
+			}
+			return status.FromProto(&sp)
+		}
+	}
+	return status.New(codes.Code(p.code), p.message)
+}
+
+// timeoutField returns the grpc-timeout header for a deadline.
+func timeoutField(deadline time.Time) hpack.HeaderField {
+	return hpack.HeaderField{Name: "grpc-timeout", Value: wire.EncodeTimeout(time.Until(deadline))}
+}

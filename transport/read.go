@@ -1,0 +1,318 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/stream"
+	"golang.org/x/net/http2"
+)
+
+// goAwayFlushTimeout bounds how long a connection ended by a protocol
+// error waits for loopy to write its GOAWAY.
+const goAwayFlushTimeout = time.Second
+
+// readLoop reads and dispatches frames until the connection fails.
+func (c *Conn) readLoop() (err error) {
+	defer c.r.Release()
+	defer func() {
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			// Let loopy write the GOAWAY queued by connError.
+			t := time.NewTimer(goAwayFlushTimeout)
+			select {
+			case <-c.loopyDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}()
+	first := true
+	for {
+		if err := c.q.Throttle(); err != nil {
+			return err
+		}
+		fh, err := c.r.ReadFrameHeader()
+		if err != nil {
+			return c.readError(err)
+		}
+		if first {
+			if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {
+				return c.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
+			}
+			first = false
+		}
+		if fh.Type == http2.FrameData {
+			if err := c.handleData(fh); err != nil {
+				return err
+			}
+			continue
+		}
+		f, err := c.r.ReadControlFrame(fh)
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				c.streamError(se.StreamID, se.Code, se.Error())
+				continue
+			}
+			return c.readError(err)
+		}
+		if err := c.dispatch(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Conn) readError(err error) error {
+	var ce http2.ConnectionError
+	switch {
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		return c.connError(http2.ErrCodeFrameSize, "frame too large")
+	case errors.As(err, &ce):
+		reason := "protocol error"
+		if d := c.r.ErrorDetail(); d != nil {
+			reason = d.Error()
+		}
+		return c.connError(http2.ErrCode(ce), reason)
+	}
+	return fmt.Errorf("transport: reading frame: %w", err)
+}
+
+func (c *Conn) dispatch(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if c.client {
+			return c.clientHeaders(f)
+		}
+		return c.serverHeaders(f)
+	case *http2.SettingsFrame:
+		return c.handleSettings(f)
+	case *http2.PingFrame:
+		return c.handlePing(f)
+	case *http2.WindowUpdateFrame:
+		return c.handleWindowUpdate(f)
+	case *http2.RSTStreamFrame:
+		return c.handleRST(f)
+	case *http2.GoAwayFrame:
+		return c.handleGoAway(f)
+	case *http2.PushPromiseFrame:
+		return c.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not allowed")
+	}
+	// PRIORITY and unknown frame types are ignored (RFC 9113 §5.5).
+	return nil
+}
+
+// streamError resets one stream for a stream-level protocol error.
+func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) {
+	if s := c.stream(id); s != nil {
+		s.reset(status.New(codes.Internal, "transport: "+msg), true, code)
+		return
+	}
+	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: code})
+}
+
+// handleData reads one DATA frame's payload into its stream.
+func (c *Conn) handleData(fh http2.FrameHeader) error {
+	if fh.StreamID == 0 {
+		return c.connError(http2.ErrCodeProtocol, "DATA on stream 0")
+	}
+	length := int(fh.Length)
+	if int64(length) > c.connAvail {
+		return c.connError(http2.ErrCodeFlowControl, "connection window exceeded")
+	}
+	c.connAvail -= int64(length)
+	c.connPending += int64(length)
+	if c.connPending >= int64(c.cfg.ConnWindow)/4 {
+		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(c.connPending)})
+		c.connAvail += c.connPending
+		c.connPending = 0
+	}
+	n := length
+	pad := 0
+	if fh.Flags.Has(http2.FlagDataPadded) {
+		if length < 1 {
+			return c.connError(http2.ErrCodeProtocol, "padded DATA without pad length")
+		}
+		b, err := c.r.ReadByte()
+		if err != nil {
+			return err
+		}
+		pad = int(b)
+		n = length - 1
+		if pad > n {
+			return c.connError(http2.ErrCodeProtocol, "DATA padding exceeds payload")
+		}
+		n -= pad
+	}
+	s := c.stream(fh.StreamID)
+	if s == nil {
+		if c.idleStream(fh.StreamID) {
+			return c.connError(http2.ErrCodeProtocol, "DATA on idle stream")
+		}
+		// A stream we have closed: frames in flight are expected.
+		return c.r.Discard(n + pad)
+	}
+	st := s.State()
+	if st == stream.HalfClosedRemote || st == stream.Closed {
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		s.reset(status.New(codes.Internal, "transport: DATA after END_STREAM"), true, http2.ErrCodeStreamClosed)
+		return nil
+	}
+	if !s.OnData(length) {
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		s.reset(status.New(codes.Internal, "transport: stream window exceeded"), true, http2.ErrCodeFlowControl)
+		return nil
+	}
+	if c.client && !s.headerReceived() {
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		s.reset(status.New(codes.Internal, "transport: DATA before response headers"), true, http2.ErrCodeProtocol)
+		return nil
+	}
+	streamErr, ioErr := s.ReadData(c.r, n, s.maxRecv)
+	if ioErr != nil {
+		return ioErr
+	}
+	if pad > 0 {
+		if err := c.r.Discard(pad); err != nil {
+			return err
+		}
+	}
+	if credit := length - n; credit > 0 {
+		c.windowUpdate(s, s.Consumed(credit))
+	}
+	c.windowUpdate(s, s.TakeGrant())
+	if streamErr != nil {
+		s.reset(status.Convert(streamErr), true, http2.ErrCodeCancel)
+		return nil
+	}
+	if fh.Flags.Has(http2.FlagDataEndStream) {
+		s.recvEnd(nil)
+	}
+	return nil
+}
+
+func (c *Conn) windowUpdate(s *Stream, n uint32) {
+	if n > 0 {
+		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, StreamID: s.ID(), N: n})
+	}
+}
+
+// idleStream reports whether id names a stream the peer has not opened
+// yet (for peer-initiated ids) or we have not opened (for ours).
+func (c *Conn) idleStream(id uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ours := (id%2 == 1) == c.client
+	if ours {
+		return id >= c.nextID
+	}
+	return id > c.lastPeerID
+}
+
+func (c *Conn) handleSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	if err := f.ForeachSetting(func(s http2.Setting) error { return s.Valid() }); err != nil {
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			return c.connError(http2.ErrCode(ce), "invalid setting")
+		}
+		return c.connError(http2.ErrCodeProtocol, "invalid setting")
+	}
+	var forLoopy []http2.Setting
+	f.ForeachSetting(func(s http2.Setting) error {
+		switch s.ID {
+		case http2.SettingMaxConcurrentStreams:
+			if c.client {
+				c.mu.Lock()
+				c.maxStreams = s.Val
+				c.mu.Unlock()
+				c.wakeSlotWaiter()
+			}
+		case http2.SettingInitialWindowSize, http2.SettingMaxFrameSize, http2.SettingHeaderTableSize:
+			forLoopy = append(forLoopy, s)
+		}
+		return nil
+	})
+	c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: forLoopy})
+	c.settingsOnce.Do(func() { close(c.settingsSeen) })
+	return nil
+}
+
+func (c *Conn) handlePing(f *http2.PingFrame) error {
+	if f.StreamID != 0 {
+		return c.connError(http2.ErrCodeProtocol, "PING on a stream")
+	}
+	if f.IsAck() {
+		c.pingAck(f.Data)
+		return nil
+	}
+	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ack: true, Ping: f.Data})
+	return nil
+}
+
+func (c *Conn) handleWindowUpdate(f *http2.WindowUpdateFrame) error {
+	if f.Increment == 0 {
+		if f.StreamID == 0 {
+			return c.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE of 0")
+		}
+		c.streamError(f.StreamID, http2.ErrCodeProtocol, "WINDOW_UPDATE of 0")
+		return nil
+	}
+	if f.StreamID != 0 && c.idleStream(f.StreamID) {
+		return c.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE on idle stream")
+	}
+	c.put(controlbuf.Item{Kind: controlbuf.KindPeerWindowUpdate, StreamID: f.StreamID, N: f.Increment})
+	return nil
+}
+
+func (c *Conn) handleRST(f *http2.RSTStreamFrame) error {
+	if f.StreamID == 0 {
+		return c.connError(http2.ErrCodeProtocol, "RST_STREAM on stream 0")
+	}
+	s := c.stream(f.StreamID)
+	if s == nil {
+		if c.idleStream(f.StreamID) {
+			return c.connError(http2.ErrCodeProtocol, "RST_STREAM on idle stream")
+		}
+		return nil
+	}
+	code := status.CodeFromHTTP2ErrCode(uint32(f.ErrCode))
+	msg := fmt.Sprintf("stream terminated by RST_STREAM with error code: %v", f.ErrCode)
+	if f.ErrCode == http2.ErrCodeRefusedStream {
+		s.unprocessed.Store(true)
+	}
+	s.reset(status.New(code, msg), false, 0)
+	return nil
+}
+
+func (c *Conn) handleGoAway(f *http2.GoAwayFrame) error {
+	if f.StreamID != 0 {
+		return c.connError(http2.ErrCodeProtocol, "GOAWAY on a stream")
+	}
+	if !c.client {
+		c.mu.Lock()
+		c.draining = true
+		c.mu.Unlock()
+		return nil
+	}
+	return c.clientGoAway(f)
+}
+
+// pingAck handles the ACK of a PING we sent.
+func (c *Conn) pingAck(data [8]byte) {
+	if !c.client {
+		c.serverPingAck(data)
+	}
+}

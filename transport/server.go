@@ -1,0 +1,388 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/internal/wire"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/stream"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// ServerConfig configures a server-role connection.
+type ServerConfig struct {
+	Config
+	// Handle is called on the reader goroutine for each new stream; it
+	// must hand the stream to another goroutine and return at once.
+	Handle func(*Stream)
+	// HandshakeTimeout bounds reading the client preface. Default 20 s.
+	HandshakeTimeout time.Duration
+}
+
+type serverState struct {
+	handle func(*Stream)
+}
+
+var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
+
+// NewServerConn runs the server side of the HTTP/2 handshake on nc and
+// starts the connection's goroutines.
+func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
+	c := newConn(nc, cfg.Config, false)
+	c.server = &serverState{handle: cfg.Handle}
+	timeout := cfg.HandshakeTimeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	nc.SetReadDeadline(time.Now().Add(timeout))
+	var preface [len(http2.ClientPreface)]byte
+	if err := c.r.ReadFull(preface[:]); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("transport: reading client preface: %w", err)
+	}
+	if string(preface[:]) != http2.ClientPreface {
+		nc.Close()
+		return nil, fmt.Errorf("transport: bad client preface %q", preface[:])
+	}
+	nc.SetReadDeadline(time.Time{})
+	if err := c.writeOpening(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("transport: writing SETTINGS: %w", err)
+	}
+	c.start()
+	return c, nil
+}
+
+// serverHeaders handles HEADERS from a client: a new stream, or the
+// client's trailers.
+func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
+	id := f.StreamID
+	if id%2 == 0 {
+		return c.connError(http2.ErrCodeProtocol, "client opened an even stream id")
+	}
+	c.mu.Lock()
+	if s := c.streams[id]; s != nil {
+		c.mu.Unlock()
+		if !f.StreamEnded() {
+			s.reset(status.New(codes.Internal, "transport: trailers without END_STREAM"), true, http2.ErrCodeProtocol)
+			return nil
+		}
+		s.recvEnd(nil)
+		return nil
+	}
+	if id <= c.lastPeerID {
+		c.mu.Unlock()
+		return c.connError(http2.ErrCodeStreamClosed, "HEADERS on a closed stream")
+	}
+	c.lastPeerID = id
+	c.lastPeerIDAtomic.Store(id)
+	if c.draining || c.closed {
+		c.mu.Unlock()
+		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
+		return nil
+	}
+	if max := c.cfg.MaxConcurrentStreams; max > 0 && c.activeCount >= max {
+		c.mu.Unlock()
+		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
+		return nil
+	}
+	c.activeCount++
+	c.mu.Unlock()
+
+	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize}
+	s.Init(id, c.cfg.StreamWindow)
+	s.Transition(stream.EvOpen)
+	if f.Truncated {
+		s.rejectHTTP(431, codes.ResourceExhausted, "header list too large")
+		return nil
+	}
+	var (
+		method, contentType string
+		timeout             time.Duration
+		hasTimeout          bool
+		md                  = metadata.MD{}
+	)
+	for _, hf := range f.Fields {
+		switch hf.Name {
+		case ":method":
+			method = hf.Value
+		case ":path":
+			s.method = hf.Value
+		case ":authority":
+			s.authority = hf.Value
+		case ":scheme":
+		case "content-type":
+			contentType = hf.Value
+		case "grpc-timeout":
+			d, err := wire.DecodeTimeout(hf.Value)
+			if err != nil {
+				s.rejectHTTP(400, codes.Internal, "malformed grpc-timeout: "+err.Error())
+				return nil
+			}
+			timeout, hasTimeout = d, true
+		case "grpc-encoding":
+			s.recvCompress = hf.Value
+		case "grpc-accept-encoding":
+			s.acceptCompress = hf.Value
+		case "te", "connection":
+		case "user-agent":
+			md[hf.Name] = append(md[hf.Name], hf.Value)
+		default:
+			if hf.IsPseudo() || metadata.IsReservedHeader(hf.Name) {
+				continue
+			}
+			if !addMD(md, hf.Name, hf.Value) {
+				s.rejectHTTP(400, codes.Internal, "malformed binary header "+hf.Name)
+				return nil
+			}
+		}
+	}
+	if method != "POST" {
+		s.rejectHTTP(405, codes.Internal, "method "+method+" not allowed")
+		return nil
+	}
+	sub, ok := parseContentType(contentType)
+	if !ok {
+		s.rejectHTTP(415, codes.Internal, "invalid gRPC request content-type "+strconv.Quote(contentType))
+		return nil
+	}
+	s.contentSubtype = sub
+	s.md = md
+	if hasTimeout {
+		s.ctx, s.cancel = context.WithTimeout(c.ctx, timeout)
+	} else {
+		s.ctx, s.cancel = context.WithCancel(c.ctx)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		s.cancel()
+		return nil
+	}
+	c.streams[id] = s
+	c.mu.Unlock()
+	if f.StreamEnded() {
+		s.Transition(stream.EvRecvEnd)
+		s.CloseRecv(io.EOF)
+	}
+	c.server.handle(s)
+	return nil
+}
+
+// rejectHTTP answers a request that is not a gRPC call we can serve with a
+// complete HTTP response carrying a gRPC status too.
+func (s *Stream) rejectHTTP(httpStatus int, code codes.Code, msg string) {
+	c := s.conn
+	s.ended.Store(true)
+	w := controlbuf.NewWrite()
+	fields := []hpack.HeaderField{
+		{Name: ":status", Value: strconv.Itoa(httpStatus)},
+		{Name: "content-type", Value: "text/plain; charset=utf-8"},
+	}
+	w.Headers = statusFields(fields, status.New(code, msg))
+	w.EndStream = true
+	w.Cleanup = true
+	w.Reset = s.State() != stream.HalfClosedRemote
+	w.Code = http2.ErrCodeNo
+	s.putWrite(w)
+	c.handlerFinished()
+}
+
+// handlerFinished frees a handler slot, closing a draining connection
+// that has nothing left to do.
+func (c *Conn) handlerFinished() {
+	c.mu.Lock()
+	c.activeCount--
+	closeNow := c.draining && c.drainReady()
+	c.mu.Unlock()
+	if closeNow {
+		c.closeAfterFlush()
+	}
+}
+
+// drainReady reports, with c.mu held, whether a draining connection may
+// close.
+func (c *Conn) drainReady() bool {
+	if c.client {
+		return len(c.streams) == 0
+	}
+	return c.drainStarted && c.goAwayID != 0 && c.activeCount == 0 && len(c.streams) == 0
+}
+
+// Method returns the stream's :path, /package.Service/Method.
+func (s *Stream) Method() string { return s.method }
+
+// Authority returns the request's :authority.
+func (s *Stream) Authority() string { return s.authority }
+
+// Context returns the stream's context: cancelled when the stream ends,
+// the client resets it or the connection closes; with the request's
+// deadline.
+func (s *Stream) Context() context.Context { return s.ctx }
+
+// SetContext replaces the stream's context with one derived from it.
+func (s *Stream) SetContext(ctx context.Context) { s.ctx = ctx }
+
+// Metadata returns the request's metadata. The caller must not modify it.
+func (s *Stream) Metadata() metadata.MD { return s.md }
+
+// ContentSubtype returns the request's codec name ("proto" by default).
+func (s *Stream) ContentSubtype() string { return s.contentSubtype }
+
+// RecvCompress returns the request's grpc-encoding.
+func (s *Stream) RecvCompress() string { return s.recvCompress }
+
+// SetHeader adds md to the response headers, which must not be sent yet.
+func (s *Stream) SetHeader(md metadata.MD) error {
+	if s.headerSent || s.ended.Load() {
+		return status.Error(codes.Internal, "transport: SetHeader after headers were sent")
+	}
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+// SetTrailer adds md to the response trailers.
+func (s *Stream) SetTrailer(md metadata.MD) error {
+	if s.ended.Load() {
+		return status.Error(codes.Internal, "transport: SetTrailer after the stream ended")
+	}
+	s.trailer = metadata.Join(s.trailer, md)
+	return nil
+}
+
+func (s *Stream) responseHeaders() []hpack.HeaderField {
+	fields := make([]hpack.HeaderField, 0, 2+len(s.header))
+	fields = append(fields,
+		hpack.HeaderField{Name: ":status", Value: "200"},
+		hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)})
+	return appendMD(fields, s.header)
+}
+
+// SendHeader sends the response headers now, with md added.
+func (s *Stream) SendHeader(md metadata.MD) error {
+	if err := s.SetHeader(md); err != nil {
+		return err
+	}
+	w := controlbuf.NewWrite()
+	w.Headers = s.responseHeaders()
+	s.headerSent = true
+	if !s.putWrite(w) {
+		return s.sendErr()
+	}
+	return nil
+}
+
+func (s *Stream) sendErr() error {
+	if err := s.RecvErr(); err != nil && err != io.EOF && err != errStreamFinished {
+		return err
+	}
+	if s.ctx != nil && s.ctx.Err() != nil {
+		return status.FromContextError(s.ctx.Err()).Err()
+	}
+	return status.Error(codes.Unavailable, "transport: stream is closed")
+}
+
+// WriteStatus ends the call: an optional last framed message (owned by
+// buf), then the trailers with st, in one write; trailers-only when
+// nothing was sent before. The handler's slot is freed. It must be called
+// exactly once per stream, when the handler returns.
+func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error {
+	c := s.conn
+	if !s.handlerDone.CompareAndSwap(false, true) {
+		putBuf(buf)
+		return nil
+	}
+	defer c.handlerFinished()
+	if !s.ended.CompareAndSwap(false, true) {
+		putBuf(buf)
+		return s.sendErr()
+	}
+	w := controlbuf.NewWrite()
+	if !s.headerSent && data == nil {
+		fields := make([]hpack.HeaderField, 0, 4+len(s.trailer))
+		fields = append(fields,
+			hpack.HeaderField{Name: ":status", Value: "200"},
+			hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)})
+		fields = statusFields(fields, st)
+		w.Headers = appendMD(fields, s.trailer)
+		w.EndStream = true
+	} else {
+		if !s.headerSent {
+			w.Headers = s.responseHeaders()
+		}
+		w.Data, w.Buf = data, buf
+		fields := make([]hpack.HeaderField, 0, 3+len(s.trailer))
+		w.Trailers = appendMD(statusFields(fields, st), s.trailer)
+	}
+	s.headerSent = true
+	state, _ := s.Transition(stream.EvSendEnd)
+	w.Cleanup = true
+	w.Reset = state != stream.Closed
+	w.Code = http2.ErrCodeNo
+	c.removeStream(s)
+	s.putWrite(w)
+	s.finishRecv(status.New(codes.OK, ""), nil)
+	return nil
+}
+
+// Drain starts a graceful shutdown: GOAWAY with the largest stream id and
+// a PING; when the PING's ACK proves the client has seen it, a GOAWAY with
+// the real last stream id. The connection closes once its handlers have
+// finished. New streams are refused from the second GOAWAY on.
+func (c *Conn) Drain() {
+	c.mu.Lock()
+	if c.drainStarted || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.drainStarted = true
+	c.mu.Unlock()
+	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo})
+	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: drainPingData})
+}
+
+func (c *Conn) serverPingAck(data [8]byte) {
+	if data != drainPingData {
+		return
+	}
+	c.mu.Lock()
+	if !c.drainStarted || c.goAwayID != 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.draining = true
+	c.goAwayID = c.lastPeerID
+	if c.goAwayID == 0 {
+		c.goAwayID = maxStreamID // marks "sent"; no stream was opened
+	}
+	last := c.lastPeerID
+	closeNow := c.drainReady()
+	c.mu.Unlock()
+	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: last, Code: http2.ErrCodeNo})
+	if closeNow {
+		c.closeAfterFlush()
+	}
+}
+
+// GoAwayAndClose sends GOAWAY and closes the connection after it is
+// written, ending every stream (Server.Stop).
+func (c *Conn) GoAwayAndClose() {
+	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: http2.ErrCodeNo})
+	c.closeAfterFlush()
+	t := time.NewTimer(goAwayFlushTimeout)
+	select {
+	case <-c.loopyDone:
+	case <-t.C:
+	}
+	t.Stop()
+	c.Close(ErrConnClosed)
+}

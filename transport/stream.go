@@ -1,0 +1,242 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/stream"
+	"golang.org/x/net/http2"
+)
+
+// Error is a stream failure: a gRPC status, and whether the peer never
+// processed the stream (so the call is safe to retry elsewhere).
+type Error struct {
+	St          *status.Status
+	Unprocessed bool
+}
+
+func (e *Error) Error() string { return e.St.Err().Error() }
+
+// GRPCStatus returns the status, for status.FromError.
+func (e *Error) GRPCStatus() *status.Status { return e.St }
+
+// IsUnprocessed reports whether err says the peer never processed the
+// stream.
+func IsUnprocessed(err error) bool {
+	var te *Error
+	return errors.As(err, &te) && te.Unprocessed
+}
+
+// Stream is one gRPC call on a Conn, in either role. A stream has one
+// sending and one receiving goroutine at most; its other methods are safe
+// for concurrent use.
+type Stream struct {
+	stream.Stream
+	conn    *Conn
+	maxRecv int
+
+	ended       atomic.Bool // reset or finished: no more writes
+	unprocessed atomic.Bool
+
+	// Server role.
+	method         string
+	authority      string
+	ctx            context.Context
+	cancel         context.CancelFunc
+	md             metadata.MD
+	contentSubtype string
+	recvCompress   string
+	acceptCompress string
+	headerSent     bool // sender goroutine only
+	header         metadata.MD
+	trailer        metadata.MD
+	handlerDone    atomic.Bool
+
+	// Client role.
+	hmu         sync.Mutex
+	headerCh    chan struct{} // closed when response headers arrive or the stream ends
+	headerOK    bool          // headers (not trailers-only) arrived
+	respHeader  metadata.MD
+	respTrailer metadata.MD
+	st          *status.Status
+	done        chan struct{}
+}
+
+// Conn returns the stream's connection.
+func (s *Stream) Conn() *Conn { return s.conn }
+
+// SetMaxRecvMsgSize bounds the messages this stream accepts.
+func (s *Stream) SetMaxRecvMsgSize(n int) { s.maxRecv = n }
+
+// RecvMsg returns the next message. The caller releases it. Errors: io.EOF
+// when the peer ended its side cleanly (server: client half-close; client:
+// OK status), else the stream's status error.
+func (s *Stream) RecvMsg() (stream.Message, error) {
+	var done <-chan struct{}
+	if s.ctx != nil {
+		done = s.ctx.Done()
+	}
+	m, err := s.Recv(done)
+	if err != nil {
+		if errors.Is(err, stream.ErrDone) {
+			return m, status.FromContextError(s.ctx.Err()).Err()
+		}
+		return m, err
+	}
+	if n := s.Consumed(len(m.Data) + 5); n > 0 && !s.ended.Load() {
+		s.conn.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, StreamID: s.ID(), N: n})
+	}
+	return m, nil
+}
+
+func (s *Stream) headerReceived() bool {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	return s.headerOK
+}
+
+// reset ends the stream at once with st: the receive side fails with st,
+// pending writes are dropped, and RST_STREAM(code) is sent if sendRST.
+func (s *Stream) reset(st *status.Status, sendRST bool, code http2.ErrCode) {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	s.Transition(stream.EvReset)
+	s.conn.removeStream(s)
+	s.finishRecv(st, nil)
+	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: sendRST, Code: code})
+}
+
+// connClosed ends the stream because its connection closed.
+func (s *Stream) connClosed(st *status.Status) {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	s.Transition(stream.EvReset)
+	if s.conn.client {
+		s.hmu.Lock()
+		started := s.headerOK
+		s.hmu.Unlock()
+		if !started && s.conn.goingAway() {
+			s.unprocessed.Store(true)
+		}
+	}
+	s.finishRecv(st, nil)
+}
+
+// finishRecv records the final status and trailers and wakes everyone who
+// waits on the stream.
+func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD) {
+	var err error = io.EOF
+	if st.Code() != codes.OK {
+		err = &Error{St: st, Unprocessed: s.unprocessed.Load()}
+		s.Drain()
+	}
+	s.ReleaseAssembly()
+	if s.conn.client {
+		s.hmu.Lock()
+		s.st = st
+		if trailer != nil {
+			s.respTrailer = trailer
+		}
+		if s.headerCh != nil {
+			select {
+			case <-s.headerCh:
+			default:
+				close(s.headerCh)
+			}
+		}
+		s.hmu.Unlock()
+		s.CloseRecv(err)
+		close(s.done)
+		return
+	}
+	if err == io.EOF {
+		err = errStreamFinished
+	}
+	s.CloseRecv(err)
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+var errStreamFinished = status.Error(codes.Internal, "transport: the stream is done")
+
+// recvEnd handles END_STREAM on a DATA frame.
+func (s *Stream) recvEnd(_ *status.Status) {
+	if s.conn.client {
+		// gRPC responses end with trailers, never with DATA.
+		s.reset(status.New(codes.Internal, "transport: server closed the stream without sending trailers"), true, http2.ErrCodeProtocol)
+		return
+	}
+	if s.PartialMessage() {
+		s.reset(status.New(codes.Internal, "transport: stream ended in the middle of a message"), true, http2.ErrCodeProtocol)
+		return
+	}
+	if _, ok := s.Transition(stream.EvRecvEnd); !ok {
+		s.reset(status.New(codes.Internal, "transport: END_STREAM twice"), true, http2.ErrCodeStreamClosed)
+		return
+	}
+	s.CloseRecv(io.EOF)
+}
+
+// putWrite hands w to loopy, or releases it if the connection is closed.
+func (s *Stream) putWrite(w *controlbuf.Write) bool {
+	if !s.conn.put(controlbuf.Item{Kind: controlbuf.KindStreamWrite, Stream: &s.Out, Write: w}) {
+		putBuf(w.Buf)
+		return false
+	}
+	return true
+}
+
+func putBuf(b *[]byte) {
+	if b != nil {
+		bufpool.Put(b)
+	}
+}
+
+// SendMsg queues one framed message (prefix included) owned by buf. On a
+// server stream the response headers go first if they are not out yet; on
+// a client stream last half-closes the stream after the message. It
+// blocks while the stream has its write quota's worth queued. Once the
+// stream has ended, a client gets errStreamEnded (see IsStreamEnded) and
+// a server the stream's error.
+func (s *Stream) SendMsg(data []byte, buf *[]byte, last bool) error {
+	var done <-chan struct{} = s.done
+	if !s.conn.client {
+		done = s.ctx.Done()
+	}
+	if err := s.Out.AcquireQuota(len(data), done); err != nil || s.ended.Load() {
+		putBuf(buf)
+		return s.endedErr()
+	}
+	w := controlbuf.NewWrite()
+	if !s.conn.client && !s.headerSent {
+		w.Headers = s.responseHeaders()
+		s.headerSent = true
+	}
+	w.Data, w.Buf = data, buf
+	if s.conn.client && last {
+		w.EndStream = true
+		s.Transition(stream.EvSendEnd)
+	}
+	if !s.putWrite(w) {
+		return s.endedErr()
+	}
+	return nil
+}
+
+func (s *Stream) endedErr() error {
+	if s.conn.client {
+		return errStreamEnded
+	}
+	return s.sendErr()
+}
