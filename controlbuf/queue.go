@@ -115,7 +115,7 @@ func freeWrite(w *Write) {
 type Queue struct {
 	mu        sync.Mutex
 	items     []Item
-	sleeping  bool          // loopy waits on wake
+	sleeping  bool // loopy waits on wake
 	closed    bool
 	responses int           // queued items for which isResponse
 	throttle  chan struct{} // closed when responses drain; nil if not throttling

@@ -17,7 +17,7 @@ const (
 	batchBufSize = 32 << 10
 	// refThreshold is the DATA chunk size from which the payload is kept
 	// by reference (written with writev) instead of copied into the batch.
-	refThreshold = 2 << 10
+	refThreshold   = 2 << 10
 	frameHeaderLen = 9
 )
 

@@ -87,7 +87,11 @@ func (s *Stream) RecvMsg() (stream.Message, error) {
 	m, err := s.Recv(done)
 	if err != nil {
 		if errors.Is(err, stream.ErrDone) {
-			return m, status.FromContextError(s.ctx.Err()).Err()
+			st := status.FromContextError(s.ctx.Err())
+			if s.conn.client {
+				s.Cancel(st)
+			}
+			return m, st.Err()
 		}
 		return m, err
 	}

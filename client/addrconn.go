@@ -1,0 +1,237 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/balancer"
+	"github.com/h2rpc/h2rpc/connectivity"
+	"github.com/h2rpc/h2rpc/internal/backoff"
+	"github.com/h2rpc/h2rpc/resolver"
+	"github.com/h2rpc/h2rpc/transport"
+)
+
+// addrConn is a SubConn: one connection at a time to the first of its
+// addresses that works, re-established with backoff after failures.
+type addrConn struct {
+	cc       *ClientConn
+	addrs    []resolver.Address
+	listener func(balancer.SubConnState)
+
+	mu       sync.Mutex
+	state    connectivity.State
+	t        *transport.Conn // ready transport, nil otherwise
+	stopped  bool
+	stop     chan struct{}  // closed by shutdown
+	running  sync.WaitGroup // the connecting goroutine
+	draining []*transport.Conn
+}
+
+func newAddrConn(cc *ClientConn, addrs []resolver.Address, l func(balancer.SubConnState)) *addrConn {
+	return &addrConn{cc: cc, addrs: addrs, listener: l, state: connectivity.Idle, stop: make(chan struct{})}
+}
+
+// Connect starts connecting if the SubConn is idle.
+func (ac *addrConn) Connect() {
+	ac.mu.Lock()
+	if ac.stopped || ac.state != connectivity.Idle {
+		ac.mu.Unlock()
+		return
+	}
+	ac.state = connectivity.Connecting
+	ac.running.Add(1)
+	ac.mu.Unlock()
+	go ac.connectLoop()
+}
+
+// Shutdown closes the SubConn and its connection.
+func (ac *addrConn) Shutdown() { ac.shutdown(false) }
+
+func (ac *addrConn) shutdown(closeAll bool) {
+	ac.mu.Lock()
+	if ac.stopped {
+		ac.mu.Unlock()
+		return
+	}
+	ac.stopped = true
+	close(ac.stop)
+	t := ac.t
+	ac.t = nil
+	ac.state = connectivity.Shutdown
+	draining := ac.draining
+	ac.mu.Unlock()
+	if t != nil {
+		t.Close(transport.ErrConnClosed)
+	}
+	if closeAll {
+		for _, d := range draining {
+			d.Close(transport.ErrConnClosed)
+		}
+	}
+}
+
+// wait blocks until the SubConn's goroutine and connections are gone.
+func (ac *addrConn) wait() {
+	ac.running.Wait()
+	ac.mu.Lock()
+	draining := ac.draining
+	ac.mu.Unlock()
+	for _, d := range draining {
+		<-d.Done()
+	}
+}
+
+func (ac *addrConn) readyTransport() *transport.Conn {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.t
+}
+
+// report tells the balancer about a state change, serialised with every
+// other balancer call.
+func (ac *addrConn) report(s connectivity.State, err error) {
+	cc := ac.cc
+	cc.balMu.Lock()
+	defer cc.balMu.Unlock()
+	ac.mu.Lock()
+	stopped := ac.stopped
+	ac.mu.Unlock()
+	if stopped || cc.isClosed() || ac.listener == nil {
+		return
+	}
+	ac.listener(balancer.SubConnState{State: s, Err: err})
+}
+
+// connectLoop tries the addresses in order until one works, backing off
+// between rounds.
+func (ac *addrConn) connectLoop() {
+	defer ac.running.Done()
+	ac.report(connectivity.Connecting, nil)
+	for retries := 0; ; retries++ {
+		delay := backoff.DefaultConfig.Backoff(retries)
+		deadline := time.Now().Add(max(delay, backoff.MinConnectTimeout))
+		var lastErr error
+		for _, addr := range ac.addrs {
+			t, err := ac.dial(addr, deadline)
+			if err == nil {
+				ac.mu.Lock()
+				if ac.stopped {
+					ac.mu.Unlock()
+					t.Close(transport.ErrConnClosed)
+					return
+				}
+				ac.t = t
+				ac.state = connectivity.Ready
+				ac.mu.Unlock()
+				t.OnClose(func(error) { ac.transportGone(t) })
+				ac.report(connectivity.Ready, nil)
+				return
+			}
+			lastErr = err
+			select {
+			case <-ac.stop:
+				return
+			default:
+			}
+		}
+		ac.mu.Lock()
+		ac.state = connectivity.TransientFailure
+		ac.mu.Unlock()
+		ac.report(connectivity.TransientFailure, lastErr)
+		timer := time.NewTimer(time.Until(time.Now().Add(delay)))
+		select {
+		case <-ac.stop:
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		ac.mu.Lock()
+		ac.state = connectivity.Connecting
+		ac.mu.Unlock()
+		ac.report(connectivity.Connecting, nil)
+	}
+}
+
+func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.Conn, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	go func() {
+		select {
+		case <-ac.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	o := &ac.cc.opts
+	var raw net.Conn
+	var err error
+	if o.dialer != nil {
+		raw, err = o.dialer(ctx, addr.Addr)
+	} else {
+		var d net.Dialer
+		raw, err = d.DialContext(ctx, "tcp", addr.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: dialing %s: %w", addr.Addr, err)
+	}
+	authority := ac.cc.authority
+	if addr.ServerName != "" && o.authority == "" {
+		authority = addr.ServerName
+	}
+	nc, auth, err := o.creds.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("client: security handshake with %s: %w", addr.Addr, err)
+	}
+	var t *transport.Conn
+	cfg := transport.ClientConfig{
+		Config: transport.Config{
+			StreamWindow:      o.streamWindow,
+			ConnWindow:        o.connWindow,
+			MaxHeaderListSize: o.maxHeaderListSize,
+			AuthInfo:          auth,
+		},
+		Authority: authority,
+		Secure:    o.creds.Info().SecurityProtocol != "insecure",
+		UserAgent: o.userAgent,
+		OnGoAway:  func() { ac.transportGone(t) },
+	}
+	t, err = transport.NewClientConn(ctx, nc, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: HTTP/2 handshake with %s: %w", addr.Addr, err)
+	}
+	return t, nil
+}
+
+// transportGone handles a connection that closed or got GOAWAY: the
+// SubConn goes idle, and a draining connection is kept until it closes.
+func (ac *addrConn) transportGone(t *transport.Conn) {
+	ac.mu.Lock()
+	if ac.t != t || t == nil {
+		ac.mu.Unlock()
+		return
+	}
+	ac.t = nil
+	ac.state = connectivity.Idle
+	select {
+	case <-t.Done():
+	default:
+		ac.draining = append(ac.draining, t)
+		go func() {
+			<-t.Done()
+			ac.mu.Lock()
+			for i, d := range ac.draining {
+				if d == t {
+					ac.draining = append(ac.draining[:i], ac.draining[i+1:]...)
+					break
+				}
+			}
+			ac.mu.Unlock()
+		}()
+	}
+	ac.mu.Unlock()
+	go ac.report(connectivity.Idle, nil)
+}

@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/h2rpc/h2rpc/balancer"
+	"github.com/h2rpc/h2rpc/codec"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/peer"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/transport"
+)
+
+// UnaryInvoker is the next step of a unary call: the next interceptor or
+// the call itself.
+type UnaryInvoker func(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error
+
+// UnaryInterceptor wraps unary calls. It must call invoker to go on.
+type UnaryInterceptor func(ctx context.Context, method string, req, reply any, cc *ClientConn, invoker UnaryInvoker, opts ...CallOption) error
+
+// Invoke runs a unary call: it sends req and fills reply.
+func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any, opts ...CallOption) error {
+	if cc.unaryInt != nil {
+		return cc.unaryInt(ctx, method, req, reply, cc, invoke, opts...)
+	}
+	return invoke(ctx, method, req, reply, cc, opts...)
+}
+
+func (cc *ClientConn) callInfo(opts []CallOption) (callInfo, codec.Codec, error) {
+	ci := callInfo{maxRecv: transport.DefaultMaxRecvMsgSize, maxSend: 1<<31 - 1}
+	for _, o := range cc.opts.callOpts {
+		o.apply(&ci)
+	}
+	for _, o := range opts {
+		o.apply(&ci)
+	}
+	name := ci.subtype
+	if name == "" {
+		name = codec.ProtoName
+	}
+	c := codec.Get(name)
+	if c == nil {
+		return ci, nil, status.Errorf(codes.Internal, "grpc: no codec registered for content-subtype %s", name)
+	}
+	return ci, c, nil
+}
+
+// frame marshals m behind its 5-byte prefix into a pooled buffer.
+func frame(c codec.Codec, m any, maxSend int) (*[]byte, []byte, error) {
+	buf, framed, err := codec.MarshalWithPrefix(c, m, codec.PrefixLen)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	}
+	n := len(framed) - codec.PrefixLen
+	if n > maxSend {
+		bufpool.Put(buf)
+		return nil, nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSend)
+	}
+	codec.WritePrefix(framed, false, n)
+	return buf, framed, nil
+}
+
+func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) transport.CallHdr {
+	h := transport.CallHdr{
+		Method:         method,
+		ContentSubtype: ci.subtype,
+		MaxRecvMsgSize: ci.maxRecv,
+	}
+	if d, ok := ctx.Deadline(); ok {
+		h.Deadline = d
+	}
+	if md, added, ok := metadata.FromOutgoingContextRaw(ctx); ok {
+		h.MD, h.AddedMD = md, added
+	}
+	return h
+}
+
+// newTransportStream picks a connection and starts the stream there,
+// retrying once on another connection if the first never processed it.
+func (cc *ClientConn) newTransportStream(ctx context.Context, method string, ci *callInfo, h *transport.CallHdr, reframe func() error) (*transport.Stream, error) {
+	for attempt := 0; ; attempt++ {
+		t, done, err := cc.pick(ctx, method, ci.waitForReady)
+		if err != nil {
+			return nil, err
+		}
+		s, err := t.NewStream(ctx, h)
+		if done != nil {
+			done(balancer.DoneInfo{Err: err})
+		}
+		if err == nil {
+			return s, nil
+		}
+		if !transport.IsUnprocessed(err) || attempt > 0 || ctx.Err() != nil {
+			return nil, toStatusErr(err)
+		}
+		if reframe != nil {
+			if err := reframe(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
+	ci, c, err := cc.callInfo(opts)
+	if err != nil {
+		return err
+	}
+	h := cc.callHdr(ctx, method, &ci)
+	h.EndStream = true
+	reframe := func() error {
+		buf, framed, err := frame(c, req, ci.maxSend)
+		h.Buf, h.Data = buf, framed
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := reframe(); err != nil {
+			return err
+		}
+		s, err := cc.newTransportStream(ctx, method, &ci, &h, reframe)
+		if err != nil {
+			return err
+		}
+		err = recvUnary(ctx, s, c, reply, &ci)
+		if err != nil && s.Unprocessed() && attempt == 0 && ctx.Err() == nil {
+			continue // the server never saw it: safe to send again
+		}
+		return err
+	}
+}
+
+// recvUnary reads exactly one response message and the status.
+func recvUnary(ctx context.Context, s *transport.Stream, c codec.Codec, reply any, ci *callInfo) error {
+	s.SetContext(ctx)
+	m, err := s.RecvMsg()
+	defer fillCallInfo(s, ci)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return status.Error(codes.Internal, "grpc: the server sent no response message")
+		}
+		return toStatusErr(err)
+	}
+	uerr := c.Unmarshal(m.Data, reply)
+	compressed := m.Compressed
+	m.Release()
+	m2, err := s.RecvMsg()
+	if err == nil {
+		m2.Release()
+		s.Cancel(status.New(codes.Internal, "grpc: more than one response message"))
+		return status.Error(codes.Internal, "grpc: the server sent more than one response message for a unary call")
+	}
+	if !errors.Is(err, io.EOF) {
+		return toStatusErr(err)
+	}
+	if compressed {
+		return status.Error(codes.Internal, "grpc: compressed response without grpc-encoding")
+	}
+	if uerr != nil {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", uerr)
+	}
+	return nil
+}
+
+func fillCallInfo(s *transport.Stream, ci *callInfo) {
+	if ci.header != nil {
+		select {
+		case <-s.Done():
+		default:
+		}
+		md, _ := s.Header()
+		*ci.header = md
+	}
+	if ci.trailer != nil {
+		*ci.trailer = s.Trailer()
+	}
+	if ci.peer != nil {
+		c := s.Conn()
+		*ci.peer = peer.Peer{Addr: c.RemoteAddr(), LocalAddr: c.LocalAddr()}
+	}
+}
+
+// toStatusErr turns a transport error into the status error users see.
+func toStatusErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.St.Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Unavailable, err.Error())
+}

@@ -1,0 +1,145 @@
+package client
+
+import (
+	"context"
+	"net"
+
+	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/peer"
+)
+
+type dialOptions struct {
+	creds             credentials.TransportCredentials
+	authority         string
+	userAgent         string
+	unaryInts         []UnaryInterceptor
+	streamInts        []StreamInterceptor
+	callOpts          []CallOption
+	balancer          string
+	dialer            func(ctx context.Context, addr string) (net.Conn, error)
+	streamWindow      uint32
+	connWindow        uint32
+	maxHeaderListSize uint32
+}
+
+// DialOption configures a ClientConn.
+type DialOption func(*dialOptions)
+
+// WithInsecure makes connections in cleartext (HTTP/2 with prior
+// knowledge). Either it or WithTransportCredentials is required.
+func WithInsecure() DialOption {
+	return func(o *dialOptions) { o.creds = credentials.Insecure() }
+}
+
+// WithTransportCredentials secures connections with c.
+func WithTransportCredentials(c credentials.TransportCredentials) DialOption {
+	return func(o *dialOptions) { o.creds = c }
+}
+
+// WithAuthority sets the :authority of every call. Default: the target's
+// endpoint.
+func WithAuthority(a string) DialOption { return func(o *dialOptions) { o.authority = a } }
+
+// WithUserAgent puts ua in front of the library's user-agent.
+func WithUserAgent(ua string) DialOption { return func(o *dialOptions) { o.userAgent = ua } }
+
+// WithChainUnaryInterceptor adds unary interceptors; the first given is the
+// outermost.
+func WithChainUnaryInterceptor(is ...UnaryInterceptor) DialOption {
+	return func(o *dialOptions) { o.unaryInts = append(o.unaryInts, is...) }
+}
+
+// WithChainStreamInterceptor adds stream interceptors; the first given is
+// the outermost.
+func WithChainStreamInterceptor(is ...StreamInterceptor) DialOption {
+	return func(o *dialOptions) { o.streamInts = append(o.streamInts, is...) }
+}
+
+// WithDefaultCallOptions applies opts to every call, before the call's own.
+func WithDefaultCallOptions(opts ...CallOption) DialOption {
+	return func(o *dialOptions) { o.callOpts = append(o.callOpts, opts...) }
+}
+
+// WithBalancer selects the load-balancing policy by name ("pick_first",
+// the default, or "round_robin").
+func WithBalancer(name string) DialOption { return func(o *dialOptions) { o.balancer = name } }
+
+// WithContextDialer makes connections with f instead of a TCP dial.
+func WithContextDialer(f func(ctx context.Context, addr string) (net.Conn, error)) DialOption {
+	return func(o *dialOptions) { o.dialer = f }
+}
+
+// WithInitialWindowSize sets each stream's inbound window. Default 64 KiB.
+func WithInitialWindowSize(n uint32) DialOption {
+	return func(o *dialOptions) { o.streamWindow = n }
+}
+
+// WithInitialConnWindowSize sets each connection's inbound window.
+// Default 64 KiB.
+func WithInitialConnWindowSize(n uint32) DialOption {
+	return func(o *dialOptions) { o.connWindow = n }
+}
+
+// WithMaxHeaderListSize bounds the response header list a server may
+// send. Default 16 MiB.
+func WithMaxHeaderListSize(n uint32) DialOption {
+	return func(o *dialOptions) { o.maxHeaderListSize = n }
+}
+
+// callInfo is what a call's options decide.
+type callInfo struct {
+	header       *metadata.MD
+	trailer      *metadata.MD
+	peer         *peer.Peer
+	maxRecv      int
+	maxSend      int
+	waitForReady bool
+	subtype      string
+}
+
+// CallOption configures one call.
+type CallOption interface {
+	apply(*callInfo)
+}
+
+type callOptionFunc func(*callInfo)
+
+func (f callOptionFunc) apply(ci *callInfo) { f(ci) }
+
+// Header stores the response headers in *md when the call has them.
+func Header(md *metadata.MD) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.header = md })
+}
+
+// Trailer stores the response trailers in *md when the call ends.
+func Trailer(md *metadata.MD) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.trailer = md })
+}
+
+// Peer stores the server's address and auth info in *p.
+func Peer(p *peer.Peer) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.peer = p })
+}
+
+// MaxRecvMsgSize bounds a response message. Default 4 MiB.
+func MaxRecvMsgSize(n int) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.maxRecv = n })
+}
+
+// MaxSendMsgSize bounds a request message. Default 2 GiB - 1.
+func MaxSendMsgSize(n int) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.maxSend = n })
+}
+
+// WaitForReady makes the call wait for a connection instead of failing
+// with UNAVAILABLE while none is ready. Default false.
+func WaitForReady(b bool) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.waitForReady = b })
+}
+
+// CallContentSubtype selects the codec by name (content-type
+// application/grpc+name). Default "proto".
+func CallContentSubtype(s string) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.subtype = s })
+}

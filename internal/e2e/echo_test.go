@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/server"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// echoService echoes strings; special inputs make it fail or sleep.
+type echoService struct{}
+
+func (echoService) unary(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+	switch {
+	case strings.HasPrefix(in.Value, "fail:"):
+		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(in.Value, "fail:"))
+	case in.Value == "sleep":
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	case in.Value == "header":
+		md, _ := metadata.FromIncomingContext(ctx)
+		server.SetHeader(ctx, metadata.Pairs("echo-h", strings.Join(md.Get("x-in"), ",")))
+		server.SetTrailer(ctx, metadata.Pairs("echo-t-bin", "\x00\x01"))
+	}
+	return wrapperspb.String(in.Value), nil
+}
+
+var echoDesc = server.ServiceDesc{
+	ServiceName: "test.Echo",
+	Methods: []server.MethodDesc{{
+		MethodName: "Unary",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, in server.UnaryInterceptor) (any, error) {
+			req := new(wrapperspb.StringValue)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			h := func(ctx context.Context, r any) (any, error) {
+				return srv.(echoService).unary(ctx, r.(*wrapperspb.StringValue))
+			}
+			if in == nil {
+				return h(ctx, req)
+			}
+			return in(ctx, req, &server.UnaryInfo{Server: srv, FullMethod: "/test.Echo/Unary"}, h)
+		},
+	}},
+	Streams: []server.StreamDesc{{
+		StreamName:    "Bidi",
+		ServerStreams: true,
+		ClientStreams: true,
+		Handler: func(srv any, st server.Stream) error {
+			for {
+				in := new(wrapperspb.StringValue)
+				if err := st.RecvMsg(in); err != nil {
+					if errors.Is(err, io.EOF) {
+						return nil
+					}
+					return err
+				}
+				if err := st.SendMsg(in); err != nil {
+					return err
+				}
+			}
+		},
+	}},
+}
+
+func startServer(t *testing.T, opts ...server.Option) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := server.New(opts...)
+	s.RegisterService(&echoDesc, echoService{})
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+func dial(t *testing.T, addr string) *client.ClientConn {
+	t.Helper()
+	cc, err := client.New(addr, client.WithInsecure())
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+func TestUnaryEcho(t *testing.T) {
+	cc := dial(t, startServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, v := range []string{"a", "", strings.Repeat("x", 300000)} {
+		out := new(wrapperspb.StringValue)
+		require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String(v), out))
+		assert.Equal(t, v, out.Value)
+	}
+}
+
+func TestUnaryStatusAndMetadata(t *testing.T) {
+	cc := dial(t, startServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("fail:bad thing ✓ 100%"), new(wrapperspb.StringValue))
+	st := status.Convert(err)
+	assert.Equal(t, codes.InvalidArgument, st.Code())
+	assert.Equal(t, "bad thing ✓ 100%", st.Message())
+
+	var hdr, trl metadata.MD
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-in", "v1")
+	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("header"), new(wrapperspb.StringValue),
+		client.Header(&hdr), client.Trailer(&trl)))
+	assert.Equal(t, []string{"v1"}, hdr.Get("echo-h"))
+	assert.Equal(t, []string{"\x00\x01"}, trl.Get("echo-t-bin"))
+
+	err = cc.Invoke(ctx, "/test.Echo/Nope", wrapperspb.String(""), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.Unimplemented, status.Code(err))
+	err = cc.Invoke(ctx, "/test.Nope/Nope", wrapperspb.String(""), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.Unimplemented, status.Code(err))
+}
+
+func TestUnaryDeadline(t *testing.T) {
+	cc := dial(t, startServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("sleep"), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.DeadlineExceeded, status.Code(err))
+}
+
+func TestBidi(t *testing.T) {
+	cc := dial(t, startServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	require.NoError(t, err)
+	for i := range 100 {
+		v := strings.Repeat("y", i*1000)
+		require.NoError(t, st.SendMsg(wrapperspb.String(v)))
+		out := new(wrapperspb.StringValue)
+		require.NoError(t, st.RecvMsg(out))
+		require.Equal(t, v, out.Value)
+	}
+	require.NoError(t, st.CloseSend())
+	assert.ErrorIs(t, st.RecvMsg(new(wrapperspb.StringValue)), io.EOF)
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/h2rpc/h2rpc/codec"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/metadata"
+	"github.com/h2rpc/h2rpc/peer"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/transport"
+)
+
+// handleStream runs one call to completion and writes its status.
+func (s *Server) handleStream(st *transport.Stream) {
+	h := s.handlers[st.Method()]
+	ss := &serverStream{
+		st:      st,
+		srv:     s,
+		maxRecv: s.opts.maxRecvMsgSize,
+		maxSend: s.opts.maxSendMsgSize,
+	}
+	ss.codec = codec.Get(st.ContentSubtype())
+	if ss.codec == nil {
+		st.WriteStatus(status.Newf(codes.Internal, "grpc: no codec registered for content-subtype %s", st.ContentSubtype()), nil, nil)
+		return
+	}
+	if enc := st.RecvCompress(); enc != "" && enc != "identity" {
+		st.WriteStatus(status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", enc), nil, nil)
+		return
+	}
+	ss.ctx = s.handlerContext(st, ss)
+	st.SetContext(ss.ctx)
+	switch {
+	case h != nil && h.method != nil:
+		s.processUnary(ss, h)
+	case h != nil:
+		s.processStream(ss, h.impl, h.stream.Handler, &StreamInfo{
+			FullMethod: h.full, IsClientStream: h.stream.ClientStreams, IsServerStream: h.stream.ServerStreams})
+	case s.opts.unknownHandler != nil:
+		s.processStream(ss, nil, s.opts.unknownHandler, &StreamInfo{
+			FullMethod: st.Method(), IsClientStream: true, IsServerStream: true})
+	default:
+		st.WriteStatus(unknownMethodStatus(s, st.Method()), nil, nil)
+	}
+}
+
+func unknownMethodStatus(s *Server, full string) *status.Status {
+	svc, method, ok := splitMethod(full)
+	if !ok {
+		return status.Newf(codes.Unimplemented, "malformed method name: %q", full)
+	}
+	s.mu.Lock()
+	known := s.services[svc]
+	s.mu.Unlock()
+	if known {
+		return status.Newf(codes.Unimplemented, "unknown method %v for service %v", method, svc)
+	}
+	return status.Newf(codes.Unimplemented, "unknown service %v", svc)
+}
+
+type streamKey struct{}
+
+func (s *Server) handlerContext(st *transport.Stream, ss *serverStream) context.Context {
+	ctx := context.WithValue(st.Context(), streamKey{}, ss)
+	ctx = metadata.NewIncomingContext(ctx, st.Metadata())
+	c := st.Conn()
+	p := &peer.Peer{Addr: c.RemoteAddr(), LocalAddr: c.LocalAddr()}
+	if ai, ok := c.AuthInfo().(credentials.AuthInfo); ok {
+		p.AuthInfo = ai
+	}
+	return peer.NewContext(ctx, p)
+}
+
+func (s *Server) processUnary(ss *serverStream, h *handler) {
+	st := ss.st
+	dec := func(v any) error {
+		m, err := st.RecvMsg()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return status.Error(codes.Internal, "grpc: the client sent no request message")
+			}
+			return err
+		}
+		defer m.Release()
+		if m.Compressed {
+			return status.Error(codes.Internal, "grpc: compressed flag set without grpc-encoding")
+		}
+		if err := ss.codec.Unmarshal(m.Data, v); err != nil {
+			return status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
+		}
+		return nil
+	}
+	resp, err := h.method.Handler(h.impl, ss.ctx, dec, s.unaryInt)
+	if err != nil {
+		st.WriteStatus(toStatus(err), nil, nil)
+		return
+	}
+	buf, framed, err := ss.frame(resp)
+	if err != nil {
+		st.WriteStatus(toStatus(err), nil, nil)
+		return
+	}
+	st.WriteStatus(status.New(codes.OK, ""), framed, buf)
+}
+
+func (s *Server) processStream(ss *serverStream, impl any, sh StreamHandler, info *StreamInfo) {
+	var err error
+	if s.streamInt != nil {
+		err = s.streamInt(impl, ss, info, sh)
+	} else {
+		err = sh(impl, ss)
+	}
+	if err != nil {
+		ss.st.WriteStatus(toStatus(err), nil, nil)
+		return
+	}
+	ss.st.WriteStatus(status.New(codes.OK, ""), nil, nil)
+}
+
+// toStatus converts a handler's error; context errors keep their meaning.
+func toStatus(err error) *status.Status {
+	if st, ok := status.FromError(err); ok {
+		return st
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return status.FromContextError(err)
+	}
+	return status.Convert(err)
+}
+
+// serverStream implements Stream on a transport stream.
+type serverStream struct {
+	st      *transport.Stream
+	srv     *Server
+	ctx     context.Context
+	codec   codec.Codec
+	maxRecv int
+	maxSend int
+}
+
+func (ss *serverStream) Context() context.Context        { return ss.ctx }
+func (ss *serverStream) SetHeader(md metadata.MD) error  { return ss.st.SetHeader(md) }
+func (ss *serverStream) SendHeader(md metadata.MD) error { return ss.st.SendHeader(md) }
+func (ss *serverStream) SetTrailer(md metadata.MD)       { ss.st.SetTrailer(md) }
+
+// frame marshals m into a pooled buffer behind its 5-byte prefix.
+func (ss *serverStream) frame(m any) (*[]byte, []byte, error) {
+	buf, framed, err := codec.MarshalWithPrefix(ss.codec, m, codec.PrefixLen)
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	}
+	n := len(framed) - codec.PrefixLen
+	if n > ss.maxSend {
+		putBuf(buf)
+		return nil, nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, ss.maxSend)
+	}
+	codec.WritePrefix(framed, false, n)
+	return buf, framed, nil
+}
+
+func (ss *serverStream) SendMsg(m any) error {
+	buf, framed, err := ss.frame(m)
+	if err != nil {
+		return err
+	}
+	return ss.st.SendMsg(framed, buf, false)
+}
+
+func (ss *serverStream) RecvMsg(v any) error {
+	m, err := ss.st.RecvMsg()
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	if m.Compressed {
+		return status.Error(codes.Internal, "grpc: compressed flag set without grpc-encoding")
+	}
+	if err := ss.codec.Unmarshal(m.Data, v); err != nil {
+		return status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
+	}
+	return nil
+}
+
+// SetHeader adds md to the response headers of the call whose context is
+// ctx (from a handler). It fails once the headers are sent.
+func SetHeader(ctx context.Context, md metadata.MD) error {
+	ss, err := streamFrom(ctx)
+	if err != nil {
+		return err
+	}
+	return ss.SetHeader(md)
+}
+
+// SendHeader sends the response headers, with md added, of the call whose
+// context is ctx.
+func SendHeader(ctx context.Context, md metadata.MD) error {
+	ss, err := streamFrom(ctx)
+	if err != nil {
+		return err
+	}
+	return ss.SendHeader(md)
+}
+
+// SetTrailer adds md to the trailers of the call whose context is ctx.
+func SetTrailer(ctx context.Context, md metadata.MD) error {
+	ss, err := streamFrom(ctx)
+	if err != nil {
+		return err
+	}
+	return ss.st.SetTrailer(md)
+}
+
+// MethodFromContext returns the full method name of the call whose
+// context is ctx.
+func MethodFromContext(ctx context.Context) (string, bool) {
+	ss, err := streamFrom(ctx)
+	if err != nil {
+		return "", false
+	}
+	return ss.st.Method(), true
+}
+
+func streamFrom(ctx context.Context) (*serverStream, error) {
+	ss, ok := ctx.Value(streamKey{}).(*serverStream)
+	if !ok {
+		return nil, status.Error(codes.Internal, fmt.Sprintf("server: no call in context %v", ctx))
+	}
+	return ss, nil
+}
+
+func putBuf(b *[]byte) { bufpool.Put(b) }

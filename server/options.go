@@ -1,0 +1,92 @@
+package server
+
+import (
+	"time"
+
+	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/transport"
+)
+
+type options struct {
+	creds                credentials.TransportCredentials
+	maxRecvMsgSize       int
+	maxSendMsgSize       int
+	maxConcurrentStreams uint32
+	unaryInts            []UnaryInterceptor
+	streamInts           []StreamInterceptor
+	unknownHandler       StreamHandler
+	streamWindow         uint32
+	connWindow           uint32
+	connectionTimeout    time.Duration
+	maxHeaderListSize    uint32
+}
+
+func defaultOptions() options {
+	return options{
+		creds:             credentials.Insecure(),
+		maxRecvMsgSize:    transport.DefaultMaxRecvMsgSize,
+		maxSendMsgSize:    1<<31 - 1,
+		connectionTimeout: 120 * time.Second,
+	}
+}
+
+// Option configures a Server.
+type Option func(*options)
+
+// Creds sets the transport credentials. Default: credentials.Insecure().
+func Creds(c credentials.TransportCredentials) Option {
+	return func(o *options) { o.creds = c }
+}
+
+// MaxRecvMsgSize bounds the size of a received message; larger ones fail
+// with RESOURCE_EXHAUSTED before anything is allocated for them. Default
+// 4 MiB.
+func MaxRecvMsgSize(n int) Option { return func(o *options) { o.maxRecvMsgSize = n } }
+
+// MaxSendMsgSize bounds the size of a sent message; larger ones fail with
+// RESOURCE_EXHAUSTED. Default 2 GiB - 1.
+func MaxSendMsgSize(n int) Option { return func(o *options) { o.maxSendMsgSize = n } }
+
+// MaxConcurrentStreams bounds the calls each connection runs at once; it
+// is advertised to clients, and streams beyond it are refused. Default:
+// unlimited.
+func MaxConcurrentStreams(n uint32) Option {
+	return func(o *options) { o.maxConcurrentStreams = n }
+}
+
+// ChainUnaryInterceptor adds unary interceptors; the first given is the
+// outermost. Calls accumulate across options.
+func ChainUnaryInterceptor(is ...UnaryInterceptor) Option {
+	return func(o *options) { o.unaryInts = append(o.unaryInts, is...) }
+}
+
+// ChainStreamInterceptor adds stream interceptors; the first given is the
+// outermost. Calls accumulate across options.
+func ChainStreamInterceptor(is ...StreamInterceptor) Option {
+	return func(o *options) { o.streamInts = append(o.streamInts, is...) }
+}
+
+// UnknownServiceHandler handles calls to methods no service registered,
+// as a bidirectional stream, instead of failing them with UNIMPLEMENTED.
+// Default: none.
+func UnknownServiceHandler(h StreamHandler) Option {
+	return func(o *options) { o.unknownHandler = h }
+}
+
+// InitialWindowSize sets each stream's inbound flow-control window.
+// Default 64 KiB.
+func InitialWindowSize(n uint32) Option { return func(o *options) { o.streamWindow = n } }
+
+// InitialConnWindowSize sets each connection's inbound flow-control
+// window. Default 64 KiB.
+func InitialConnWindowSize(n uint32) Option { return func(o *options) { o.connWindow = n } }
+
+// ConnectionTimeout bounds the security handshake and the client's HTTP/2
+// preface. Default 120 s.
+func ConnectionTimeout(d time.Duration) Option {
+	return func(o *options) { o.connectionTimeout = d }
+}
+
+// MaxHeaderListSize bounds the request header list a client may send.
+// Default 16 MiB.
+func MaxHeaderListSize(n uint32) Option { return func(o *options) { o.maxHeaderListSize = n } }

@@ -1,0 +1,304 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/h2rpc/h2rpc/transport"
+)
+
+// ErrServerStopped is returned by Serve when called after Stop or
+// GracefulStop.
+var ErrServerStopped = errors.New("server: the server has been stopped")
+
+// Server is a gRPC server. Its methods are safe for concurrent use.
+type Server struct {
+	opts       options
+	unaryInt   UnaryInterceptor
+	streamInt  StreamInterceptor
+	handlers   map[string]*handler // by full method, /package.Service/Method
+	services   map[string]bool
+	work       chan *transport.Stream
+	quit       chan struct{}
+	idle       atomic.Int32 // workers kept for reuse
+	maxWorkers int32
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*transport.Conn]struct{}
+	stopped   bool
+	serving   bool
+	connWG    sync.WaitGroup // handshakes and connections
+	workerWG  sync.WaitGroup
+	handlerWG sync.WaitGroup
+}
+
+type handler struct {
+	impl   any
+	method *MethodDesc
+	stream *StreamDesc
+	full   string
+}
+
+// New returns a Server with the given options.
+func New(opts ...Option) *Server {
+	s := &Server{
+		opts:       defaultOptions(),
+		handlers:   make(map[string]*handler),
+		services:   make(map[string]bool),
+		work:       make(chan *transport.Stream),
+		quit:       make(chan struct{}),
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*transport.Conn]struct{}),
+		maxWorkers: int32(4 * runtime.GOMAXPROCS(0)),
+	}
+	for _, o := range opts {
+		o(&s.opts)
+	}
+	s.unaryInt = chainUnary(s.opts.unaryInts)
+	s.streamInt = chainStream(s.opts.streamInts)
+	return s
+}
+
+// RegisterService registers a service implementation. It panics if impl
+// does not implement desc.HandlerType, if the service is registered twice,
+// or after Serve has been called.
+func (s *Server) RegisterService(desc *ServiceDesc, impl any) {
+	if desc.HandlerType != nil && impl != nil {
+		ht := reflect.TypeOf(desc.HandlerType).Elem()
+		if !reflect.TypeOf(impl).Implements(ht) {
+			panic(fmt.Sprintf("server: RegisterService: %T does not implement %v", impl, ht))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving {
+		panic("server: RegisterService after Serve")
+	}
+	if s.services[desc.ServiceName] {
+		panic(fmt.Sprintf("server: service %s registered twice", desc.ServiceName))
+	}
+	s.services[desc.ServiceName] = true
+	for i := range desc.Methods {
+		m := &desc.Methods[i]
+		full := "/" + desc.ServiceName + "/" + m.MethodName
+		s.handlers[full] = &handler{impl: impl, method: m, full: full}
+	}
+	for i := range desc.Streams {
+		st := &desc.Streams[i]
+		full := "/" + desc.ServiceName + "/" + st.StreamName
+		s.handlers[full] = &handler{impl: impl, stream: st, full: full}
+	}
+}
+
+// ServiceNames lists the registered services.
+func (s *Server) ServiceNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.services))
+	for n := range s.services {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Serve accepts connections on lis until Stop or GracefulStop (then it
+// returns nil) or a non-temporary accept error. lis is closed when Serve
+// returns.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		lis.Close()
+		return ErrServerStopped
+	}
+	s.serving = true
+	s.listeners[lis] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, lis)
+		s.mu.Unlock()
+		lis.Close()
+	}()
+	var delay time.Duration
+	for {
+		raw, err := lis.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopped := s.stopped
+			s.mu.Unlock()
+			if stopped {
+				return nil
+			}
+			var ne interface{ Temporary() bool }
+			if errors.As(err, &ne) && ne.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-s.quit:
+					t.Stop()
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("server: accept: %w", err)
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			raw.Close()
+			return nil
+		}
+		s.connWG.Add(1)
+		s.mu.Unlock()
+		go s.handleRawConn(raw)
+	}
+}
+
+func (s *Server) handleRawConn(raw net.Conn) {
+	defer s.connWG.Done()
+	if d := s.opts.connectionTimeout; d > 0 {
+		raw.SetDeadline(time.Now().Add(d))
+	}
+	nc, auth, err := s.opts.creds.ServerHandshake(raw)
+	if err != nil {
+		raw.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	cfg := transport.ServerConfig{
+		Config: transport.Config{
+			StreamWindow:         s.opts.streamWindow,
+			ConnWindow:           s.opts.connWindow,
+			MaxHeaderListSize:    s.opts.maxHeaderListSize,
+			MaxRecvMsgSize:       s.opts.maxRecvMsgSize,
+			MaxConcurrentStreams: s.opts.maxConcurrentStreams,
+			AuthInfo:             auth,
+		},
+		Handle:           s.dispatch,
+		HandshakeTimeout: s.opts.connectionTimeout,
+	}
+	c, err := transport.NewServerConn(nc, cfg)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		c.Close(transport.ErrConnClosed)
+		<-c.Done()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	<-c.Done()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// dispatch hands a new stream to an idle worker, or to a goroutine of its
+// own when none is idle. It runs on the connection's reader goroutine.
+func (s *Server) dispatch(st *transport.Stream) {
+	s.handlerWG.Add(1)
+	select {
+	case s.work <- st:
+		return
+	default:
+	}
+	s.workerWG.Add(1)
+	go s.worker(st)
+}
+
+// worker runs streams; after each one it stays as an idle worker unless
+// enough are idle already.
+func (s *Server) worker(st *transport.Stream) {
+	defer s.workerWG.Done()
+	for {
+		s.handleStream(st)
+		s.handlerWG.Done()
+		if s.idle.Add(1) > s.maxWorkers {
+			s.idle.Add(-1)
+			return
+		}
+		select {
+		case st = <-s.work:
+			s.idle.Add(-1)
+		case <-s.quit:
+			s.idle.Add(-1)
+			return
+		}
+	}
+}
+
+// Stop closes every listener and connection at once; running handlers see
+// their contexts cancelled. It returns once every connection and handler
+// has finished.
+func (s *Server) Stop() {
+	conns := s.shutdown()
+	for _, c := range conns {
+		c.GoAwayAndClose()
+	}
+	s.wait()
+}
+
+// GracefulStop stops accepting connections and calls, lets every call
+// already accepted finish (two-phase GOAWAY), then returns.
+func (s *Server) GracefulStop() {
+	conns := s.shutdown()
+	for _, c := range conns {
+		c.Drain()
+	}
+	s.wait()
+}
+
+func (s *Server) shutdown() []*transport.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		s.stopped = true
+		for l := range s.listeners {
+			l.Close()
+		}
+	}
+	conns := make([]*transport.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func (s *Server) wait() {
+	s.connWG.Wait()
+	s.handlerWG.Wait()
+	s.mu.Lock()
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	s.mu.Unlock()
+	s.workerWG.Wait()
+}
+
+// splitMethod splits /package.Service/Method.
+func splitMethod(full string) (service, method string, ok bool) {
+	if !strings.HasPrefix(full, "/") {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(full, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	return full[1:i], full[i+1:], true
+}
