@@ -135,7 +135,6 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 
 // recvUnary reads exactly one response message and the status.
 func recvUnary(ctx context.Context, s *transport.Stream, c codec.Codec, reply any, ci *callInfo) error {
-	s.SetContext(ctx)
 	m, err := s.RecvMsg()
 	defer fillCallInfo(s, ci)
 	if err != nil {

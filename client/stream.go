@@ -68,7 +68,6 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err != nil {
 		return nil, err
 	}
-	s.SetContext(ctx)
 	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, ci: ci}
 	cs.stop = context.AfterFunc(ctx, func() {
 		s.Cancel(status.FromContextError(ctx.Err()))

@@ -240,6 +240,7 @@ func (l *Loopy) turn(s *OutStream) error {
 				return err
 			}
 			w.headersDone = true
+			s.headersOut = true
 		}
 		wroteData := false
 		if w.off < len(w.Data) {
@@ -304,7 +305,7 @@ func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode)
 		}
 		s.head, s.tail = nil, nil
 	}
-	if reset {
+	if reset && (s == nil || !s.Local || s.headersOut) {
 		return l.w.WriteRSTStream(id, code)
 	}
 	return nil

@@ -33,6 +33,12 @@ type OutStream struct {
 	state      outState
 	registered bool
 	dead       bool // cleaned up: later writes are dropped
+	headersOut bool // a HEADERS frame has been written
+
+	// Local marks a stream we opened (client role): if it is reset
+	// before its HEADERS went out, the peer never heard of it and no
+	// RST_STREAM is written. Set before the first write is put.
+	Local      bool
 	head, tail *Write
 	prev, next *OutStream // active list links
 
@@ -49,6 +55,8 @@ func (s *OutStream) Init(id uint32) {
 	s.state = outEmpty
 	s.registered = false
 	s.dead = false
+	s.headersOut = false
+	s.Local = false
 	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil
 	s.writeQuota.Store(DefaultWriteQuota)
 	if s.quotaReady == nil {

@@ -33,7 +33,9 @@
 // after Close. A resolver calls its ClientConn's UpdateState and ReportError
 // from any goroutine it likes, including from inside Build, so the client's
 // implementation of ClientConn must be safe for concurrent use. Once Close
-// has returned, a resolver makes no further call to its ClientConn; Close may
-// therefore wait for an update in progress, and the client must not call
-// Close while holding a lock that its UpdateState or ReportError needs.
+// has returned, a resolver starts no new call to its ClientConn. A call
+// already in progress may still be running, because Close never waits for
+// one: the client may call Close while holding a lock that its UpdateState
+// or ReportError takes, or from inside them, and should ignore what a
+// closed resolver's last call brings.
 package resolver

@@ -64,7 +64,8 @@ type Resolver interface {
 	// may ignore or rate-limit it.
 	ResolveNow()
 	// Close stops the resolver and releases its resources, including its
-	// goroutines. After Close returns the resolver makes no further calls
-	// to its ClientConn.
+	// goroutines. After Close returns the resolver starts no new call to
+	// its ClientConn. Close never waits for a call to the ClientConn in
+	// progress, so it may be called with the locks those calls take held.
 	Close()
 }

@@ -125,6 +125,9 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 		s.maxRecv = h.MaxRecvMsgSize
 	}
 	s.Init(0, c.cfg.StreamWindow)
+	s.Out.Local = true
+	s.ctx = ctx
+	s.deadline = h.Deadline
 	w := controlbuf.NewWrite()
 	w.Headers = c.requestHeaders(h)
 	w.Data, w.Buf, w.EndStream = h.Data, h.Buf, h.EndStream

@@ -192,7 +192,14 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 	}
 	c.windowUpdate(s, s.TakeGrant())
 	if streamErr != nil {
-		s.reset(status.Convert(streamErr), true, http2.ErrCodeCancel)
+		st := status.Convert(streamErr)
+		if c.client {
+			s.reset(st, true, http2.ErrCodeCancel)
+			return nil
+		}
+		// The handler learns it from RecvMsg and answers with the status;
+		// the rest of the stream's data is discarded.
+		s.CloseRecv(&Error{St: st})
 		return nil
 	}
 	if fh.Flags.Has(http2.FlagDataEndStream) {
@@ -292,6 +299,12 @@ func (c *Conn) handleRST(f *http2.RSTStreamFrame) error {
 	msg := fmt.Sprintf("stream terminated by RST_STREAM with error code: %v", f.ErrCode)
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		s.unprocessed.Store(true)
+	}
+	// A server cancels a call whose propagated deadline passed; the
+	// caller should see its deadline, as it would had it fired here first.
+	if c.client && f.ErrCode == http2.ErrCodeCancel && !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
+		code = codes.DeadlineExceeded
+		msg = "context deadline exceeded"
 	}
 	s.reset(status.New(code, msg), false, 0)
 	return nil

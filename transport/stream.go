@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/controlbuf"
@@ -68,6 +69,7 @@ type Stream struct {
 	respTrailer metadata.MD
 	st          *status.Status
 	done        chan struct{}
+	deadline    time.Time // the call's deadline, zero if none
 }
 
 // Conn returns the stream's connection.

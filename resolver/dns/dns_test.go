@@ -443,3 +443,69 @@ func TestSystemResolverLiteralAuthority(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, lookup)
 }
+
+// lockingCC takes a lock in UpdateState, like a client that serialises
+// resolver updates with its own mutex.
+type lockingCC struct {
+	mu      sync.Mutex
+	updates int
+	entered chan struct{}
+}
+
+func (c *lockingCC) UpdateState(resolver.State) error {
+	c.entered <- struct{}{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.updates++
+	return nil
+}
+
+func (c *lockingCC) ReportError(error) {}
+
+// TestCloseHoldingClientLock closes the resolver while holding the lock its
+// ClientConn's UpdateState is blocked on: Close must not wait for that call.
+func TestCloseHoldingClientLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dns := &fakeDNS{answers: map[string][]string{"svc": {"10.0.0.1"}}}
+		cc := &lockingCC{entered: make(chan struct{}, 1)}
+		cc.mu.Lock()
+		r := build(t, NewBuilder(WithLookupHost(dns.lookup), WithMinResolutionInterval(0)), "dns:///svc", cc)
+		<-cc.entered // the resolver's goroutine is now blocked on cc.mu
+		r.Close()
+		r.ResolveNow()
+		cc.mu.Unlock()
+		synctest.Wait() // the goroutine ends once the call returns
+		assert.Equal(t, 1, cc.updates)
+		assert.Equal(t, 1, dns.lookups(), "no lookup after Close")
+	})
+}
+
+// closingCC closes the resolver from inside UpdateState.
+type closingCC struct {
+	r       resolver.Resolver
+	ready   chan struct{}
+	updates int
+}
+
+func (c *closingCC) UpdateState(resolver.State) error {
+	<-c.ready
+	c.updates++
+	c.r.Close()
+	return nil
+}
+
+func (c *closingCC) ReportError(error) {}
+
+func TestCloseFromInsideUpdateState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dns := &fakeDNS{answers: map[string][]string{"svc": {"10.0.0.1"}}}
+		cc := &closingCC{ready: make(chan struct{})}
+		cc.r = build(t, NewBuilder(WithLookupHost(dns.lookup), WithMinResolutionInterval(0)), "dns:///svc", cc)
+		close(cc.ready)
+		synctest.Wait()
+		cc.r.ResolveNow()
+		synctest.Wait()
+		assert.Equal(t, 1, cc.updates)
+		assert.Equal(t, 1, dns.lookups())
+	})
+}
