@@ -1,6 +1,7 @@
 # h2rpc — the two commands people need are `make bench` and `make test`.
 
 GO ?= go
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@2026.2.2
 
 .PHONY: test bench generate fuzz vet
 
@@ -15,6 +16,8 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	cd interop && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	cd interop && $(GO) run $(STATICCHECK) ./...
 
 # The side-by-side benchmark (h2rpc vs grpc-go vs raw TCP) on loopback.
 # The driver lands with the benchmark issue; until then this says so.

@@ -95,7 +95,6 @@ type Conn struct {
 	activeCount  uint32 // client: open streams; server: running handlers
 	slotFree     chan struct{}
 	onClose      []func(error)
-	drainPing    [8]byte
 	drainStarted bool
 
 	lastPeerIDAtomic atomic.Uint32
