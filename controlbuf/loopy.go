@@ -1,7 +1,6 @@
 package controlbuf
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -44,6 +43,7 @@ type Loopy struct {
 	connQuota     int64
 	initialWindow int64
 	spare         []Item
+	closing       bool // KindClose seen: stop once nothing is writable
 }
 
 // NewLoopy returns a Loopy that drains q into w.
@@ -60,20 +60,12 @@ func NewLoopy(q *Queue, w *framer.Writer, hooks Hooks) *Loopy {
 	return l
 }
 
-// errStop is how KindClose ends Run.
-var errStop = errors.New("controlbuf: stop")
-
-// Run writes frames until the queue closes, a KindClose item is reached
-// (it returns nil), writing fails, or the peer commits a connection error
+// Run writes frames until the queue closes, a KindClose item has been
+// reached and everything writable before it is written (it returns nil), writing fails, or the peer commits a connection error
 // loopy detects (it writes GOAWAY first and returns an
 // http2.ConnectionError).
 func (l *Loopy) Run() (err error) {
-	defer func() {
-		l.releaseAll()
-		if errors.Is(err, errStop) {
-			err = nil
-		}
-	}()
+	defer l.releaseAll()
 	yielded := false
 	for {
 		canWrite := l.active.next != &l.active && l.connQuota > 0
@@ -86,11 +78,6 @@ func (l *Loopy) Run() (err error) {
 			if err := l.handle(&items[i]); err != nil {
 				clear(items)
 				l.spare = items[:0]
-				if errors.Is(err, errStop) {
-					if ferr := l.w.Flush(); ferr != nil {
-						return ferr
-					}
-				}
 				return err
 			}
 		}
@@ -109,6 +96,9 @@ func (l *Loopy) Run() (err error) {
 				}
 			}
 			continue
+		}
+		if l.closing {
+			return l.w.Flush()
 		}
 		if l.w.Buffered() > 0 {
 			if !yielded && l.w.Buffered() < smallBatch {
@@ -145,7 +135,8 @@ func (l *Loopy) handle(it *Item) error {
 	case KindGoAway:
 		return l.w.WriteGoAway(it.StreamID, it.Code, it.Debug)
 	case KindClose:
-		return errStop
+		l.closing = true
+		return nil
 	}
 	return fmt.Errorf("controlbuf: unknown item kind %d", it.Kind)
 }

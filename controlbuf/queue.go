@@ -42,7 +42,8 @@ const (
 	KindRSTStream
 	// KindGoAway writes GOAWAY(StreamID as last stream id, Code, Debug).
 	KindGoAway
-	// KindClose flushes everything before it and stops loopy.
+	// KindClose makes loopy write what it can of everything before it,
+	// flush, and stop.
 	KindClose
 )
 

@@ -143,8 +143,13 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	if !ok {
 		c.mu.Lock()
 		c.releaseSlotLocked()
+		exhausted := c.nextID > maxStreamID
 		c.mu.Unlock()
 		putBuf(h.Buf)
+		if exhausted && c.clientCfg.OnGoAway != nil {
+			// Out of stream ids: new calls must go to a new connection.
+			c.clientCfg.OnGoAway()
+		}
 		if a.err != nil {
 			return nil, a.err
 		}

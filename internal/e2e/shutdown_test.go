@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/server"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// slowDesc's one method waits for release, then answers.
+func slowServer(t *testing.T, started chan<- struct{}, release <-chan struct{}) (*server.Server, string) {
+	t.Helper()
+	desc := server.ServiceDesc{
+		ServiceName: "test.Slow",
+		Methods: []server.MethodDesc{{
+			MethodName: "Wait",
+			Handler: func(_ any, ctx context.Context, dec func(any) error, _ server.UnaryInterceptor) (any, error) {
+				in := new(wrapperspb.StringValue)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				started <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return in, nil
+			},
+		}},
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := server.New()
+	s.RegisterService(&desc, nil)
+	go s.Serve(lis)
+	return s, lis.Addr().String()
+}
+
+func TestGracefulStopFinishesAcceptedCalls(t *testing.T) {
+	started := make(chan struct{}, 4)
+	release := make(chan struct{})
+	s, addr := slowServer(t, started, release)
+	cc := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	const calls = 3
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			out := new(wrapperspb.StringValue)
+			err := cc.Invoke(ctx, "/test.Slow/Wait", wrapperspb.String("x"), out)
+			if err == nil && out.Value != "x" {
+				err = status.Error(codes.DataLoss, "wrong reply")
+			}
+			errs <- err
+		}()
+	}
+	for range calls {
+		<-started
+	}
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+
+	select {
+	case <-stopped:
+		t.Fatal("GracefulStop returned while calls were running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	for range calls {
+		assert.NoError(t, <-errs)
+	}
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("GracefulStop did not return after the calls finished")
+	}
+	// The server is gone: a new call fails fast with UNAVAILABLE.
+	err := cc.Invoke(ctx, "/test.Slow/Wait", wrapperspb.String("x"), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+}
+
+func TestStopCancelsRunningCalls(t *testing.T) {
+	started := make(chan struct{}, 1)
+	s, addr := slowServer(t, started, make(chan struct{}))
+	cc := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- cc.Invoke(ctx, "/test.Slow/Wait", wrapperspb.String("x"), new(wrapperspb.StringValue))
+	}()
+	<-started
+	s.Stop()
+	assert.Equal(t, codes.Unavailable, status.Code(<-errc))
+}
+
+func TestCloseFailsLaterCalls(t *testing.T) {
+	cc, err := client.New(startServer(t), client.WithInsecure())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("a"), new(wrapperspb.StringValue)))
+	require.NoError(t, cc.Close())
+	err = cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("a"), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.Canceled, status.Code(err))
+}
