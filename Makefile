@@ -1,7 +1,7 @@
 # h2rpc — the two commands people need are `make bench` and `make test`.
 
 GO ?= go
-STATICCHECK = honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test bench generate fuzz vet
 

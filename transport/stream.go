@@ -146,7 +146,8 @@ func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD) {
 		err = &Error{St: st, Unprocessed: s.unprocessed.Load()}
 		s.Drain()
 	}
-	s.ReleaseAssembly()
+	// The assembler belongs to the reader goroutine: a partly received
+	// message is left to the garbage collector rather than pooled here.
 	if s.conn.client {
 		s.hmu.Lock()
 		s.st = st
