@@ -145,6 +145,13 @@ func (q *Queue) Put(it Item) bool {
 			q.throttle = make(chan struct{})
 		}
 	}
+	q.unlockAndWake()
+	return true
+}
+
+// unlockAndWake releases the lock held by a producer that added an item,
+// waking loopy if it sleeps.
+func (q *Queue) unlockAndWake() {
 	wake := q.sleeping
 	q.sleeping = false
 	q.mu.Unlock()
@@ -154,7 +161,6 @@ func (q *Queue) Put(it Item) bool {
 		default:
 		}
 	}
-	return true
 }
 
 // Assigner runs inside PutAssigned's critical section.
@@ -179,15 +185,7 @@ func (q *Queue) PutAssigned(it Item, a Assigner) (bool, error) {
 		return false, nil
 	}
 	q.items = append(q.items, it)
-	wake := q.sleeping
-	q.sleeping = false
-	q.mu.Unlock()
-	if wake {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
-	}
+	q.unlockAndWake()
 	return true, nil
 }
 

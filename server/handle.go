@@ -80,21 +80,11 @@ func (s *Server) handlerContext(st *transport.Stream, ss *serverStream) context.
 func (s *Server) processUnary(ss *serverStream, h *handler) {
 	st := ss.st
 	dec := func(v any) error {
-		m, err := st.RecvMsg()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return status.Error(codes.Internal, "grpc: the client sent no request message")
-			}
-			return err
+		err := ss.RecvMsg(v)
+		if errors.Is(err, io.EOF) {
+			return status.Error(codes.Internal, "grpc: the client sent no request message")
 		}
-		defer m.Release()
-		if m.Compressed {
-			return status.Error(codes.Internal, "grpc: compressed flag set without grpc-encoding")
-		}
-		if err := ss.codec.Unmarshal(m.Data, v); err != nil {
-			return status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
-		}
-		return nil
+		return err
 	}
 	resp, err := h.method.Handler(h.impl, ss.ctx, dec, s.unaryInt)
 	if err != nil {
