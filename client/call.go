@@ -8,7 +8,8 @@ import (
 	"github.com/h2rpc/h2rpc/balancer"
 	"github.com/h2rpc/h2rpc/codec"
 	"github.com/h2rpc/h2rpc/codes"
-	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/compress"
+	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/status"
@@ -30,7 +31,7 @@ func (cc *ClientConn) Invoke(ctx context.Context, method string, req, reply any,
 	return invoke(ctx, method, req, reply, cc, opts...)
 }
 
-func (cc *ClientConn) callInfo(opts []CallOption) (callInfo, codec.Codec, error) {
+func (cc *ClientConn) callInfo(opts []CallOption) (callInfo, codec.Codec, compress.Compressor, error) {
 	ci := callInfo{maxRecv: transport.DefaultMaxRecvMsgSize, maxSend: 1<<31 - 1}
 	for _, o := range cc.opts.callOpts {
 		o.apply(&ci)
@@ -44,24 +45,15 @@ func (cc *ClientConn) callInfo(opts []CallOption) (callInfo, codec.Codec, error)
 	}
 	c := codec.Get(name)
 	if c == nil {
-		return ci, nil, status.Errorf(codes.Internal, "grpc: no codec registered for content-subtype %s", name)
+		return ci, nil, nil, status.Errorf(codes.Internal, "grpc: no codec registered for content-subtype %s", name)
 	}
-	return ci, c, nil
-}
-
-// frame marshals m behind its 5-byte prefix into a pooled buffer.
-func frame(c codec.Codec, m any, maxSend int) (*[]byte, []byte, error) {
-	buf, framed, err := codec.MarshalWithPrefix(c, m, codec.PrefixLen)
-	if err != nil {
-		return nil, nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	var comp compress.Compressor
+	if ci.compressor != "" && ci.compressor != "identity" {
+		if comp = compress.Get(ci.compressor); comp == nil {
+			return ci, nil, nil, status.Errorf(codes.Internal, "grpc: Compressor is not installed for requested grpc-encoding %q", ci.compressor)
+		}
 	}
-	n := len(framed) - codec.PrefixLen
-	if n > maxSend {
-		bufpool.Put(buf)
-		return nil, nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSend)
-	}
-	codec.WritePrefix(framed, false, n)
-	return buf, framed, nil
+	return ci, c, comp, nil
 }
 
 func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) transport.CallHdr {
@@ -69,6 +61,10 @@ func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) 
 		Method:         method,
 		ContentSubtype: ci.subtype,
 		MaxRecvMsgSize: ci.maxRecv,
+		AcceptCompress: compress.Names(),
+	}
+	if ci.compressor != "identity" {
+		h.SendCompress = ci.compressor
 	}
 	if d, ok := ctx.Deadline(); ok {
 		h.Deadline = d
@@ -106,14 +102,14 @@ func (cc *ClientConn) newTransportStream(ctx context.Context, method string, ci 
 }
 
 func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
-	ci, c, err := cc.callInfo(opts)
+	ci, c, comp, err := cc.callInfo(opts)
 	if err != nil {
 		return err
 	}
 	h := cc.callHdr(ctx, method, &ci)
 	h.EndStream = true
 	reframe := func() error {
-		buf, framed, err := frame(c, req, ci.maxSend)
+		buf, framed, err := envelope.Encode(c, comp, req, ci.maxSend)
 		h.Buf, h.Data = buf, framed
 		return err
 	}
@@ -143,8 +139,7 @@ func recvUnary(ctx context.Context, s *transport.Stream, c codec.Codec, reply an
 		}
 		return toStatusErr(err)
 	}
-	uerr := c.Unmarshal(m.Data, reply)
-	compressed := m.Compressed
+	uerr := envelope.Decode(c, compress.Get(s.RecvCompress()), s.RecvCompress(), m.Data, m.Compressed, ci.maxRecv, reply)
 	m.Release()
 	m2, err := s.RecvMsg()
 	if err == nil {
@@ -155,13 +150,7 @@ func recvUnary(ctx context.Context, s *transport.Stream, c codec.Codec, reply an
 	if !errors.Is(err, io.EOF) {
 		return toStatusErr(err)
 	}
-	if compressed {
-		return status.Error(codes.Internal, "grpc: compressed response without grpc-encoding")
-	}
-	if uerr != nil {
-		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", uerr)
-	}
-	return nil
+	return uerr
 }
 
 func fillCallInfo(s *transport.Stream, ci *callInfo) {

@@ -96,6 +96,7 @@ type callInfo struct {
 	maxSend      int
 	waitForReady bool
 	subtype      string
+	compressor   string
 }
 
 // CallOption configures one call.
@@ -142,4 +143,10 @@ func WaitForReady(b bool) CallOption {
 // application/grpc+name). Default "proto".
 func CallContentSubtype(s string) CallOption {
 	return callOptionFunc(func(ci *callInfo) { ci.subtype = s })
+}
+
+// UseCompressor compresses the call's request messages with the named
+// compressor (see package compress; "gzip" is built in). Default: none.
+func UseCompressor(name string) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.compressor = name })
 }

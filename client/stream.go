@@ -8,6 +8,8 @@ import (
 
 	"github.com/h2rpc/h2rpc/codec"
 	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/compress"
+	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/transport"
@@ -56,7 +58,7 @@ func (cc *ClientConn) NewStream(ctx context.Context, desc *StreamDesc, method st
 }
 
 func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, method string, opts ...CallOption) (Stream, error) {
-	ci, c, err := cc.callInfo(opts)
+	ci, c, comp, err := cc.callInfo(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err != nil {
 		return nil, err
 	}
-	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, ci: ci}
+	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, comp: comp, ci: ci}
 	cs.stop = context.AfterFunc(ctx, func() {
 		s.Cancel(status.FromContextError(ctx.Err()))
 	})
@@ -80,6 +82,7 @@ type clientStream struct {
 	ctx   context.Context
 	desc  *StreamDesc
 	codec codec.Codec
+	comp  compress.Compressor
 	ci    callInfo
 	stop  func() bool
 
@@ -111,7 +114,7 @@ func (cs *clientStream) SendMsg(m any) error {
 	if cs.sentLast {
 		return status.Error(codes.Internal, "grpc: SendMsg called after CloseSend")
 	}
-	buf, framed, err := frame(cs.codec, m, cs.ci.maxSend)
+	buf, framed, err := envelope.Encode(cs.codec, cs.comp, m, cs.ci.maxSend)
 	if err != nil {
 		return err
 	}
@@ -159,12 +162,10 @@ func (cs *clientStream) recv(m any) error {
 	if m == nil {
 		return nil
 	}
-	if msg.Compressed {
-		return status.Error(codes.Internal, "grpc: compressed response without grpc-encoding")
-	}
-	if err := cs.codec.Unmarshal(msg.Data, m); err != nil {
-		cs.s.Cancel(status.New(codes.Internal, "grpc: unmarshal failed"))
-		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	enc := cs.s.RecvCompress()
+	if err := envelope.Decode(cs.codec, compress.Get(enc), enc, msg.Data, msg.Compressed, cs.ci.maxRecv, m); err != nil {
+		cs.s.Cancel(status.Convert(err))
+		return err
 	}
 	return nil
 }

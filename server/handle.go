@@ -8,8 +8,9 @@ import (
 
 	"github.com/h2rpc/h2rpc/codec"
 	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/compress"
 	"github.com/h2rpc/h2rpc/credentials"
-	"github.com/h2rpc/h2rpc/internal/bufpool"
+	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/status"
@@ -31,8 +32,13 @@ func (s *Server) handleStream(st *transport.Stream) {
 		return
 	}
 	if enc := st.RecvCompress(); enc != "" && enc != "identity" {
-		st.WriteStatus(status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", enc), nil, nil)
-		return
+		ss.comp = compress.Get(enc)
+		if ss.comp == nil {
+			st.WriteStatus(status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", enc), nil, nil)
+			return
+		}
+		// Answer in the request's encoding.
+		st.SetSendCompress(enc)
 	}
 	ss.ctx = s.handlerContext(st, ss)
 	st.SetContext(ss.ctx)
@@ -132,6 +138,7 @@ type serverStream struct {
 	codec   codec.Codec
 	maxRecv int
 	maxSend int
+	comp    compress.Compressor // the request's encoding, used both ways; nil: identity
 }
 
 func (ss *serverStream) Context() context.Context        { return ss.ctx }
@@ -139,19 +146,9 @@ func (ss *serverStream) SetHeader(md metadata.MD) error  { return ss.st.SetHeade
 func (ss *serverStream) SendHeader(md metadata.MD) error { return ss.st.SendHeader(md) }
 func (ss *serverStream) SetTrailer(md metadata.MD)       { ss.st.SetTrailer(md) }
 
-// frame marshals m into a pooled buffer behind its 5-byte prefix.
+// frame encodes m for sending.
 func (ss *serverStream) frame(m any) (*[]byte, []byte, error) {
-	buf, framed, err := codec.MarshalWithPrefix(ss.codec, m, codec.PrefixLen)
-	if err != nil {
-		return nil, nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
-	}
-	n := len(framed) - codec.PrefixLen
-	if n > ss.maxSend {
-		putBuf(buf)
-		return nil, nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, ss.maxSend)
-	}
-	codec.WritePrefix(framed, false, n)
-	return buf, framed, nil
+	return envelope.Encode(ss.codec, ss.comp, m, ss.maxSend)
 }
 
 func (ss *serverStream) SendMsg(m any) error {
@@ -168,13 +165,7 @@ func (ss *serverStream) RecvMsg(v any) error {
 		return err
 	}
 	defer m.Release()
-	if m.Compressed {
-		return status.Error(codes.Internal, "grpc: compressed flag set without grpc-encoding")
-	}
-	if err := ss.codec.Unmarshal(m.Data, v); err != nil {
-		return status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
-	}
-	return nil
+	return envelope.Decode(ss.codec, ss.comp, ss.st.RecvCompress(), m.Data, m.Compressed, ss.maxRecv, v)
 }
 
 // SetHeader adds md to the response headers of the call whose context is
@@ -223,5 +214,3 @@ func streamFrom(ctx context.Context) (*serverStream, error) {
 	}
 	return ss, nil
 }
-
-func putBuf(b *[]byte) { bufpool.Put(b) }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/compress"
 	"github.com/h2rpc/h2rpc/controlbuf"
 	"github.com/h2rpc/h2rpc/internal/wire"
 	"github.com/h2rpc/h2rpc/metadata"
@@ -260,12 +261,23 @@ func (s *Stream) SetTrailer(md metadata.MD) error {
 }
 
 func (s *Stream) responseHeaders() []hpack.HeaderField {
-	fields := make([]hpack.HeaderField, 0, 2+len(s.header))
+	fields := make([]hpack.HeaderField, 0, 4+len(s.header))
 	fields = append(fields,
 		hpack.HeaderField{Name: ":status", Value: "200"},
 		hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)})
+	if s.sendCompress != "" {
+		fields = append(fields, hpack.HeaderField{Name: "grpc-encoding", Value: s.sendCompress})
+	}
+	fields = append(fields, hpack.HeaderField{Name: "grpc-accept-encoding", Value: compress.Names()})
 	return appendMD(fields, s.header)
 }
+
+// SetSendCompress names the encoding of the response messages (sent as
+// grpc-encoding with the headers); call it before the headers go out.
+func (s *Stream) SetSendCompress(name string) { s.sendCompress = name }
+
+// AcceptCompress returns the peer's grpc-accept-encoding.
+func (s *Stream) AcceptCompress() string { return s.acceptCompress }
 
 // SendHeader sends the response headers now, with md added.
 func (s *Stream) SendHeader(md metadata.MD) error {
@@ -308,10 +320,11 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	}
 	w := controlbuf.NewWrite()
 	if !s.headerSent && data == nil {
-		fields := make([]hpack.HeaderField, 0, 4+len(s.trailer))
+		fields := make([]hpack.HeaderField, 0, 5+len(s.trailer))
 		fields = append(fields,
 			hpack.HeaderField{Name: ":status", Value: "200"},
-			hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)})
+			hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)},
+			hpack.HeaderField{Name: "grpc-accept-encoding", Value: compress.Names()})
 		fields = statusFields(fields, st)
 		w.Headers = appendMD(fields, s.trailer)
 		w.EndStream = true

@@ -56,6 +56,7 @@ type Stream struct {
 	contentSubtype string
 	recvCompress   string
 	acceptCompress string
+	sendCompress   string
 	headerSent     bool // sender goroutine only
 	header         metadata.MD
 	trailer        metadata.MD
