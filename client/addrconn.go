@@ -28,10 +28,11 @@ type addrConn struct {
 	stop     chan struct{}  // closed by shutdown
 	running  sync.WaitGroup // the connecting goroutine
 	draining []*transport.Conn
+	kaTime   time.Duration // keepalive interval, doubled on too_many_pings
 }
 
 func newAddrConn(cc *ClientConn, addrs []resolver.Address, l func(balancer.SubConnState)) *addrConn {
-	return &addrConn{cc: cc, addrs: addrs, listener: l, state: connectivity.Idle, stop: make(chan struct{})}
+	return &addrConn{cc: cc, addrs: addrs, listener: l, state: connectivity.Idle, stop: make(chan struct{}), kaTime: cc.opts.keepalive.Time}
 }
 
 // Connect starts connecting if the SubConn is idle.
@@ -187,6 +188,10 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 		return nil, fmt.Errorf("client: security handshake with %s: %w", addr.Addr, err)
 	}
 	var t *transport.Conn
+	ka := o.keepalive
+	ac.mu.Lock()
+	ka.Time = ac.kaTime
+	ac.mu.Unlock()
 	cfg := transport.ClientConfig{
 		Config: transport.Config{
 			StreamWindow:      o.streamWindow,
@@ -197,7 +202,17 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 		Authority: authority,
 		Secure:    o.creds.Info().SecurityProtocol != "insecure",
 		UserAgent: o.userAgent,
-		OnGoAway:  func() { ac.transportGone(t) },
+		Keepalive: ka,
+		OnGoAway: func(tooManyPings bool) {
+			if tooManyPings {
+				ac.mu.Lock()
+				if ac.kaTime > 0 {
+					ac.kaTime *= 2
+				}
+				ac.mu.Unlock()
+			}
+			ac.transportGone(t)
+		},
 	}
 	t, err = transport.NewClientConn(ctx, nc, cfg)
 	if err != nil {

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/peer"
 )
@@ -21,6 +23,7 @@ type dialOptions struct {
 	streamWindow      uint32
 	connWindow        uint32
 	maxHeaderListSize uint32
+	keepalive         keepalive.ClientParameters
 }
 
 // DialOption configures a ClientConn.
@@ -85,6 +88,22 @@ func WithInitialConnWindowSize(n uint32) DialOption {
 // send. Default 16 MiB.
 func WithMaxHeaderListSize(n uint32) DialOption {
 	return func(o *dialOptions) { o.maxHeaderListSize = n }
+}
+
+// minKeepaliveTime is the shortest client keepalive interval allowed.
+const minKeepaliveTime = 10 * time.Second
+
+// WithKeepaliveParams makes connections ping the server when quiet (gRFC
+// A8). Time below 10 s is raised to 10 s. A server that answers
+// GOAWAY(too_many_pings) makes later connections of this ClientConn ping
+// half as often. Default: no keepalive.
+func WithKeepaliveParams(p keepalive.ClientParameters) DialOption {
+	return func(o *dialOptions) {
+		if p.Time > 0 && p.Time < minKeepaliveTime {
+			p.Time = minKeepaliveTime
+		}
+		o.keepalive = p
+	}
 }
 
 // callInfo is what a call's options decide.

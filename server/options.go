@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/transport"
 )
 
@@ -19,6 +20,8 @@ type options struct {
 	connWindow           uint32
 	connectionTimeout    time.Duration
 	maxHeaderListSize    uint32
+	keepalive            keepalive.ServerParameters
+	policy               keepalive.EnforcementPolicy
 }
 
 func defaultOptions() options {
@@ -90,3 +93,15 @@ func ConnectionTimeout(d time.Duration) Option {
 // MaxHeaderListSize bounds the request header list a client may send.
 // Default 16 MiB.
 func MaxHeaderListSize(n uint32) Option { return func(o *options) { o.maxHeaderListSize = n } }
+
+// KeepaliveParams sets server pings and connection ages (gRFC A9).
+// Defaults: ping after 2 h of quiet, 20 s timeout, no idle or age limit.
+func KeepaliveParams(p keepalive.ServerParameters) Option {
+	return func(o *options) { o.keepalive = p }
+}
+
+// KeepaliveEnforcementPolicy sets what the server accepts from clients'
+// pings. Default: at most one every 5 minutes, none while no call runs.
+func KeepaliveEnforcementPolicy(p keepalive.EnforcementPolicy) Option {
+	return func(o *options) { o.policy = p }
+}

@@ -187,6 +187,8 @@ func (s *Server) handleRawConn(raw net.Conn) {
 		},
 		Handle:           s.dispatch,
 		HandshakeTimeout: s.opts.connectionTimeout,
+		Keepalive:        s.opts.keepalive,
+		Policy:           s.opts.policy,
 	}
 	c, err := transport.NewServerConn(nc, cfg)
 	if err != nil {

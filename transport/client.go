@@ -9,6 +9,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/stream"
@@ -26,8 +27,12 @@ type ClientConfig struct {
 	// UserAgent is prepended to the library's user-agent.
 	UserAgent string
 	// OnGoAway is called (on the reader goroutine) when the server sends
-	// GOAWAY: the connection takes no new streams from then on.
-	OnGoAway func()
+	// GOAWAY, or stream ids run out: the connection takes no new streams
+	// from then on. tooManyPings reports the server's keepalive
+	// complaint (ENHANCE_YOUR_CALM, "too_many_pings").
+	OnGoAway func(tooManyPings bool)
+	// Keepalive sets client pings.
+	Keepalive keepalive.ClientParameters
 }
 
 // NewClientConn starts the client side of HTTP/2 on nc: it writes the
@@ -45,14 +50,13 @@ func NewClientConn(ctx context.Context, nc net.Conn, cfg ClientConfig) (*Conn, e
 	if cfg.Secure {
 		c.scheme = "https"
 	}
+	// The preface waits in the batch for loopy's first flush.
 	c.w.WriteRaw([]byte(http2.ClientPreface))
-	if err := c.writeOpening(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("transport: writing client preface: %w", err)
-	}
+	c.queueOpening()
 	c.start()
 	select {
 	case <-c.settingsSeen:
+		c.startPinger(cfg.Keepalive)
 		return c, nil
 	case <-c.ctx.Done():
 		c.mu.Lock()
@@ -148,7 +152,7 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 		putBuf(h.Buf)
 		if exhausted && c.clientCfg.OnGoAway != nil {
 			// Out of stream ids: new calls must go to a new connection.
-			c.clientCfg.OnGoAway()
+			c.clientCfg.OnGoAway(false)
 		}
 		if a.err != nil {
 			return nil, a.err
@@ -369,7 +373,7 @@ func (c *Conn) clientGoAway(f *http2.GoAwayFrame) error {
 		s.reset(status.New(codes.Unavailable, "transport: the server sent GOAWAY before processing the stream"), false, 0)
 	}
 	if c.clientCfg.OnGoAway != nil {
-		c.clientCfg.OnGoAway()
+		c.clientCfg.OnGoAway(f.ErrCode == http2.ErrCodeEnhanceYourCalm && string(f.DebugData()) == "too_many_pings")
 	}
 	c.mu.Lock()
 	closeNow := len(c.streams) == 0

@@ -8,6 +8,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/h2rpc/h2rpc/keepalive"
 
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/controlbuf"
@@ -98,11 +101,20 @@ type Conn struct {
 	drainStarted bool
 
 	lastPeerIDAtomic atomic.Uint32
-	done             chan struct{} // closed when reader and loopy have exited
-	readerDone       chan struct{}
-	loopyDone        chan struct{}
-	settingsSeen     chan struct{} // closed at the peer's first SETTINGS
-	settingsOnce     sync.Once
+	lastRead         atomic.Int64 // unix ns of the last frame read (keepalive)
+	idleSince        atomic.Int64 // server: unix ns when the last handler finished; 0 while busy
+	sentData         atomic.Bool  // server: responses were sent since the last client PING
+
+	// Server ping policy; reader goroutine only.
+	policy      keepalive.EnforcementPolicy
+	lastPingAt  time.Time
+	pingStrikes int
+
+	done         chan struct{} // closed when reader and loopy have exited
+	readerDone   chan struct{}
+	loopyDone    chan struct{}
+	settingsSeen chan struct{} // closed at the peer's first SETTINGS
+	settingsOnce sync.Once
 
 	server    *serverState
 	clientCfg ClientConfig
@@ -129,6 +141,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 		settingsSeen: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.lastRead.Store(time.Now().UnixNano())
 	c.loopy = controlbuf.NewLoopy(c.q, c.w, c)
 	return c
 }
@@ -148,18 +161,14 @@ func (c *Conn) ourSettings() []http2.Setting {
 	return s
 }
 
-// writeOpening writes our first SETTINGS (and a connection WINDOW_UPDATE
-// when our window is larger than the default) before loopy starts.
-func (c *Conn) writeOpening() error {
-	if err := c.w.WriteSettings(c.ourSettings()...); err != nil {
-		return err
-	}
+// queueOpening queues our first SETTINGS (and a connection WINDOW_UPDATE
+// when our window is larger than the default) ahead of everything else;
+// loopy writes them, so neither side blocks writing while the other does.
+func (c *Conn) queueOpening() {
+	c.q.Put(controlbuf.Item{Kind: controlbuf.KindSettings, Settings: c.ourSettings()})
 	if d := c.cfg.ConnWindow - DefaultWindowSize; d > 0 {
-		if err := c.w.WriteWindowUpdate(0, d); err != nil {
-			return err
-		}
+		c.q.Put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: d})
 	}
-	return c.w.Flush()
 }
 
 // start runs loopy and the reader.

@@ -40,6 +40,7 @@ func (c *Conn) readLoop() (err error) {
 		if err != nil {
 			return c.readError(err)
 		}
+		c.lastRead.Store(time.Now().UnixNano())
 		if first {
 			if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {
 				return c.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
@@ -264,6 +265,11 @@ func (c *Conn) handlePing(f *http2.PingFrame) error {
 	if f.IsAck() {
 		c.pingAck(f.Data)
 		return nil
+	}
+	if !c.client {
+		if err := c.checkPing(); err != nil {
+			return err
+		}
 	}
 	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ack: true, Ping: f.Data})
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/h2rpc/h2rpc/compress"
 	"github.com/h2rpc/h2rpc/controlbuf"
 	"github.com/h2rpc/h2rpc/internal/wire"
+	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/stream"
@@ -27,6 +28,10 @@ type ServerConfig struct {
 	Handle func(*Stream)
 	// HandshakeTimeout bounds reading the client preface. Default 20 s.
 	HandshakeTimeout time.Duration
+	// Keepalive sets server pings and connection ages.
+	Keepalive keepalive.ServerParameters
+	// Policy is what the server accepts from clients' pings.
+	Policy keepalive.EnforcementPolicy
 }
 
 type serverState struct {
@@ -55,11 +60,15 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 		return nil, fmt.Errorf("transport: bad client preface %q", preface[:])
 	}
 	nc.SetReadDeadline(time.Time{})
-	if err := c.writeOpening(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("transport: writing SETTINGS: %w", err)
-	}
+	c.policy = cfg.Policy
+	c.queueOpening()
 	c.start()
+	kp := cfg.Keepalive
+	if kp.Time == 0 {
+		kp.Time = defaultServerPingTime
+	}
+	c.startPinger(keepalive.ClientParameters{Time: kp.Time, Timeout: kp.Timeout, PermitWithoutStream: true})
+	c.startAgeTimers(kp)
 	return c, nil
 }
 
@@ -98,6 +107,7 @@ func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	c.activeCount++
 	c.mu.Unlock()
+	c.idleSince.Store(0)
 
 	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize}
 	s.Init(id, c.cfg.StreamWindow)
@@ -203,6 +213,9 @@ func (s *Stream) rejectHTTP(httpStatus int, code codes.Code, msg string) {
 func (c *Conn) handlerFinished() {
 	c.mu.Lock()
 	c.activeCount--
+	if c.activeCount == 0 {
+		c.idleSince.Store(time.Now().UnixNano())
+	}
 	closeNow := c.draining && c.drainReady()
 	c.mu.Unlock()
 	if closeNow {
@@ -287,6 +300,7 @@ func (s *Stream) SendHeader(md metadata.MD) error {
 	w := controlbuf.NewWrite()
 	w.Headers = s.responseHeaders()
 	s.headerSent = true
+	s.conn.sentData.Store(true)
 	if !s.putWrite(w) {
 		return s.sendErr()
 	}
@@ -342,6 +356,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	w.Reset = state != stream.Closed
 	w.Code = http2.ErrCodeNo
 	c.removeStream(s)
+	c.sentData.Store(true)
 	s.putWrite(w)
 	s.finishRecv(status.New(codes.OK, ""), nil)
 	return nil
@@ -351,7 +366,10 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 // a PING; when the PING's ACK proves the client has seen it, a GOAWAY with
 // the real last stream id. The connection closes once its handlers have
 // finished. New streams are refused from the second GOAWAY on.
-func (c *Conn) Drain() {
+func (c *Conn) Drain() { c.DrainWith("") }
+
+// DrainWith is Drain with a reason in the first GOAWAY's debug data.
+func (c *Conn) DrainWith(reason string) {
 	c.mu.Lock()
 	if c.drainStarted || c.closed {
 		c.mu.Unlock()
@@ -359,7 +377,11 @@ func (c *Conn) Drain() {
 	}
 	c.drainStarted = true
 	c.mu.Unlock()
-	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo})
+	var debug []byte
+	if reason != "" {
+		debug = []byte(reason)
+	}
+	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo, Debug: debug})
 	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: drainPingData})
 }
 

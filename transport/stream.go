@@ -227,9 +227,12 @@ func (s *Stream) SendMsg(data []byte, buf *[]byte, last bool) error {
 		return s.endedErr()
 	}
 	w := controlbuf.NewWrite()
-	if !s.conn.client && !s.headerSent {
-		w.Headers = s.responseHeaders()
-		s.headerSent = true
+	if !s.conn.client {
+		if !s.headerSent {
+			w.Headers = s.responseHeaders()
+			s.headerSent = true
+		}
+		s.conn.sentData.Store(true)
 	}
 	w.Data, w.Buf = data, buf
 	if s.conn.client && last {

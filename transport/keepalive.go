@@ -1,0 +1,180 @@
+package transport
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/keepalive"
+	"github.com/h2rpc/h2rpc/status"
+	"golang.org/x/net/http2"
+)
+
+const (
+	defaultKeepaliveTimeout = 20 * time.Second
+	defaultServerPingTime   = 2 * time.Hour
+	defaultMinPingTime      = 5 * time.Minute
+	// idlePingInterval is the enforced ping interval while no call runs
+	// and the policy does not permit pings without streams.
+	idlePingInterval = 2 * time.Hour
+	// maxPingStrikes early pings are forgiven; the next one ends the
+	// connection.
+	maxPingStrikes = 2
+)
+
+var keepalivePingData = [8]byte{'k', 'e', 'e', 'p', 'a', 'l', 'v', 'e'}
+
+// errKeepaliveTimeout ends a connection whose keepalive ping went
+// unanswered.
+var errKeepaliveTimeout = status.Error(codes.Unavailable, "transport: keepalive ping failed to receive ACK within timeout")
+
+// pinger sends keepalive pings on a quiet connection and closes it when a
+// ping goes unanswered. It runs on time.AfterFunc callbacks only.
+type pinger struct {
+	c             *Conn
+	interval      time.Duration
+	timeout       time.Duration
+	withoutStream bool
+	mu            sync.Mutex // orders the timer's creation before its callbacks
+	timer         *time.Timer
+	waiting       bool // a ping is out
+	pingSentAt    time.Time
+}
+
+func (c *Conn) startPinger(p keepalive.ClientParameters) {
+	if p.Time <= 0 {
+		return
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = defaultKeepaliveTimeout
+	}
+	kp := &pinger{c: c, interval: p.Time, timeout: p.Timeout, withoutStream: p.PermitWithoutStream}
+	kp.mu.Lock()
+	kp.timer = time.AfterFunc(kp.interval, kp.fire)
+	kp.mu.Unlock()
+	c.OnClose(func(error) {
+		kp.mu.Lock()
+		kp.timer.Stop()
+		kp.mu.Unlock()
+	})
+}
+
+func (kp *pinger) fire() {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	c := kp.c
+	now := time.Now()
+	lastRead := time.Unix(0, c.lastRead.Load())
+	if kp.waiting {
+		if lastRead.Before(kp.pingSentAt) {
+			go c.Close(errKeepaliveTimeout) // Close runs OnClose hooks, which take kp.mu
+			return
+		}
+		kp.waiting = false
+	}
+	if quiet := now.Sub(lastRead); quiet < kp.interval {
+		kp.timer.Reset(kp.interval - quiet)
+		return
+	}
+	if c.client && !kp.withoutStream && c.streamCount() == 0 {
+		kp.timer.Reset(kp.interval)
+		return
+	}
+	if !c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: keepalivePingData}) {
+		return
+	}
+	kp.waiting = true
+	kp.pingSentAt = now
+	kp.timer.Reset(kp.timeout)
+}
+
+func (c *Conn) streamCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.streams)
+}
+
+// startAgeTimers arms MaxConnectionIdle and MaxConnectionAge.
+func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
+	var (
+		mu               sync.Mutex // orders timer creation before callbacks
+		idle, age, grace *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	if d := p.MaxConnectionIdle; d > 0 {
+		c.idleSince.Store(time.Now().UnixNano())
+		idle = time.AfterFunc(d, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			next := d
+			if since := c.idleSince.Load(); since != 0 {
+				quiet := time.Since(time.Unix(0, since))
+				if quiet >= d {
+					go c.DrainWith("max_idle")
+					return
+				}
+				next = d - quiet
+			}
+			idle.Reset(next)
+		})
+	}
+	if d := p.MaxConnectionAge; d > 0 {
+		jitter := 1 + (rand.Float64()*0.2 - 0.1)
+		age = time.AfterFunc(time.Duration(float64(d)*jitter), func() {
+			mu.Lock()
+			defer mu.Unlock()
+			go c.DrainWith("max_age")
+			if g := p.MaxConnectionAgeGrace; g > 0 {
+				grace = time.AfterFunc(g, func() {
+					c.Close(status.Error(codes.Unavailable, "transport: connection closed after MaxConnectionAgeGrace"))
+				})
+			}
+		})
+	}
+	if idle == nil && age == nil {
+		return
+	}
+	c.OnClose(func(error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range []*time.Timer{idle, age, grace} {
+			if t != nil {
+				t.Stop()
+			}
+		}
+	})
+}
+
+// checkPing enforces the server's ping policy on a client's PING; it runs
+// on the reader goroutine and reports a connection error when the client
+// has pinged too often.
+func (c *Conn) checkPing() error {
+	if c.sentData.Swap(false) {
+		// Pings while we send responses are legitimate.
+		c.pingStrikes = 0
+	}
+	now := time.Now()
+	minTime := c.policy.MinTime
+	if minTime == 0 {
+		minTime = defaultMinPingTime
+	}
+	if !c.policy.PermitWithoutStream && c.streamCount() == 0 {
+		minTime = max(minTime, idlePingInterval)
+	}
+	early := !c.lastPingAt.IsZero() && now.Sub(c.lastPingAt) < minTime
+	c.lastPingAt = now
+	if !early {
+		return nil
+	}
+	c.pingStrikes++
+	if c.pingStrikes > maxPingStrikes {
+		c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: http2.ErrCodeEnhanceYourCalm, Debug: []byte("too_many_pings")})
+		c.q.Put(controlbuf.Item{Kind: controlbuf.KindClose})
+		return fmt.Errorf("transport: client sent too many pings: %w", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm))
+	}
+	return nil
+}
