@@ -196,6 +196,7 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 		Config: transport.Config{
 			StreamWindow:      o.streamWindow,
 			ConnWindow:        o.connWindow,
+			StaticWindow:      o.staticWindow,
 			MaxHeaderListSize: o.maxHeaderListSize,
 			AuthInfo:          auth,
 		},

@@ -22,6 +22,7 @@ type dialOptions struct {
 	dialer            func(ctx context.Context, addr string) (net.Conn, error)
 	streamWindow      uint32
 	connWindow        uint32
+	staticWindow      bool
 	maxHeaderListSize uint32
 	keepalive         keepalive.ClientParameters
 }
@@ -73,15 +74,23 @@ func WithContextDialer(f func(ctx context.Context, addr string) (net.Conn, error
 	return func(o *dialOptions) { o.dialer = f }
 }
 
-// WithInitialWindowSize sets each stream's inbound window. Default 64 KiB.
+// WithInitialWindowSize sets each stream's inbound window to start with;
+// BDP estimation still grows it (see WithStaticWindow). Default 64 KiB.
 func WithInitialWindowSize(n uint32) DialOption {
 	return func(o *dialOptions) { o.streamWindow = n }
 }
 
-// WithInitialConnWindowSize sets each connection's inbound window.
-// Default 64 KiB.
+// WithInitialConnWindowSize sets each connection's inbound window to
+// start with; BDP estimation still grows it. Default 64 KiB.
 func WithInitialConnWindowSize(n uint32) DialOption {
 	return func(o *dialOptions) { o.connWindow = n }
+}
+
+// WithStaticWindow turns BDP estimation off: windows stay at their
+// initial sizes. Default: off (windows grow to the bandwidth-delay
+// product, up to 16 MiB).
+func WithStaticWindow(static bool) DialOption {
+	return func(o *dialOptions) { o.staticWindow = static }
 }
 
 // WithMaxHeaderListSize bounds the response header list a server may

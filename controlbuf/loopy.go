@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/h2rpc/h2rpc/framer"
 	"golang.org/x/net/http2"
@@ -44,7 +45,13 @@ type Loopy struct {
 	initialWindow int64
 	spare         []Item
 	closing       bool // KindClose seen: stop once nothing is writable
+	wroteStream   *atomic.Bool
 }
+
+// SetWriteFlag makes loopy set f each time it writes a stream's HEADERS or
+// DATA (a server forgives a client's ping that follows such writes).
+// Call it before Run.
+func (l *Loopy) SetWriteFlag(f *atomic.Bool) { l.wroteStream = f }
 
 // NewLoopy returns a Loopy that drains q into w.
 func NewLoopy(q *Queue, w *framer.Writer, hooks Hooks) *Loopy {
@@ -223,6 +230,9 @@ func (l *Loopy) round() error {
 // turn writes what s may write now: any headers, at most one DATA frame,
 // and the trailers of a write whose data is all out.
 func (l *Loopy) turn(s *OutStream) error {
+	if l.wroteStream != nil {
+		l.wroteStream.Store(true)
+	}
 	for s.head != nil {
 		w := s.head
 		if w.Headers != nil && !w.headersDone {

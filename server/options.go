@@ -18,6 +18,7 @@ type options struct {
 	unknownHandler       StreamHandler
 	streamWindow         uint32
 	connWindow           uint32
+	staticWindow         bool
 	connectionTimeout    time.Duration
 	maxHeaderListSize    uint32
 	keepalive            keepalive.ServerParameters
@@ -76,12 +77,13 @@ func UnknownServiceHandler(h StreamHandler) Option {
 	return func(o *options) { o.unknownHandler = h }
 }
 
-// InitialWindowSize sets each stream's inbound flow-control window.
-// Default 64 KiB.
+// InitialWindowSize sets each stream's inbound flow-control window to
+// start with; BDP estimation still grows it (see StaticWindow). Default
+// 64 KiB.
 func InitialWindowSize(n uint32) Option { return func(o *options) { o.streamWindow = n } }
 
 // InitialConnWindowSize sets each connection's inbound flow-control
-// window. Default 64 KiB.
+// window to start with; BDP estimation still grows it. Default 64 KiB.
 func InitialConnWindowSize(n uint32) Option { return func(o *options) { o.connWindow = n } }
 
 // ConnectionTimeout bounds the security handshake and the client's HTTP/2
@@ -105,3 +107,8 @@ func KeepaliveParams(p keepalive.ServerParameters) Option {
 func KeepaliveEnforcementPolicy(p keepalive.EnforcementPolicy) Option {
 	return func(o *options) { o.policy = p }
 }
+
+// StaticWindow turns BDP estimation off: windows stay at their initial
+// sizes. Default: off (windows grow to the bandwidth-delay product, up to
+// 16 MiB).
+func StaticWindow(static bool) Option { return func(o *options) { o.staticWindow = static } }

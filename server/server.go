@@ -180,6 +180,7 @@ func (s *Server) handleRawConn(raw net.Conn) {
 		Config: transport.Config{
 			StreamWindow:         s.opts.streamWindow,
 			ConnWindow:           s.opts.connWindow,
+			StaticWindow:         s.opts.staticWindow,
 			MaxHeaderListSize:    s.opts.maxHeaderListSize,
 			MaxRecvMsgSize:       s.opts.maxRecvMsgSize,
 			MaxConcurrentStreams: s.opts.maxConcurrentStreams,

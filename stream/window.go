@@ -61,3 +61,12 @@ func (w *window) grant(need int) uint32 {
 	w.debt += short
 	return uint32(upd)
 }
+
+// GrowWindow raises the stream's window by delta, as a larger
+// SETTINGS_INITIAL_WINDOW_SIZE we advertise does.
+func (s *Stream) GrowWindow(delta int) {
+	s.mu.Lock()
+	s.window.limit += int64(delta)
+	s.window.avail += int64(delta)
+	s.mu.Unlock()
+}

@@ -111,6 +111,10 @@ func (a *streamAssigner) Assign(it *controlbuf.Item) bool {
 		return false
 	}
 	c.nextID += 2
+	if w := c.streamWindow.Load(); w != a.s.initWindow {
+		// The windows grew since the stream was made.
+		a.s.GrowWindow(int(w) - int(a.s.initWindow))
+	}
 	a.s.Out.ID = id
 	it.StreamID = id
 	c.streams[id] = a.s
@@ -128,7 +132,8 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	if h.MaxRecvMsgSize > 0 {
 		s.maxRecv = h.MaxRecvMsgSize
 	}
-	s.Init(0, c.cfg.StreamWindow)
+	s.initWindow = c.streamWindow.Load()
+	s.Init(0, s.initWindow)
 	s.Out.Local = true
 	s.ctx = ctx
 	s.deadline = h.Deadline

@@ -43,6 +43,10 @@ type Config struct {
 	// MaxRecvMsgSize bounds a received message unless a stream says
 	// otherwise. Default 4 MiB.
 	MaxRecvMsgSize int
+	// StaticWindow turns BDP estimation off: the windows stay at
+	// StreamWindow and ConnWindow. By default they start there and grow
+	// to the measured bandwidth-delay product, up to 16 MiB.
+	StaticWindow bool
 	// MaxConcurrentStreams, for a server, is advertised and enforced; 0
 	// means unlimited.
 	MaxConcurrentStreams uint32
@@ -83,8 +87,12 @@ type Conn struct {
 	cancel context.CancelFunc
 
 	// Connection inbound window; reader goroutine only.
+	connLimit   int64
 	connAvail   int64
 	connPending int64
+	bdp         *bdpEstimator // nil when windows are static
+
+	streamWindow atomic.Uint32 // inbound window of new streams
 
 	mu           sync.Mutex
 	streams      map[uint32]*Stream
@@ -103,7 +111,7 @@ type Conn struct {
 	lastPeerIDAtomic atomic.Uint32
 	lastRead         atomic.Int64 // unix ns of the last frame read (keepalive)
 	idleSince        atomic.Int64 // server: unix ns when the last handler finished; 0 while busy
-	sentData         atomic.Bool  // server: responses were sent since the last client PING
+	sentData         atomic.Bool  // server: loopy wrote stream frames since the last client PING
 
 	// Server ping policy; reader goroutine only.
 	policy      keepalive.EnforcementPolicy
@@ -132,6 +140,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 		w:            framer.NewWriter(nc),
 		r:            framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize}),
 		streams:      make(map[uint32]*Stream),
+		connLimit:    int64(cfg.ConnWindow),
 		connAvail:    int64(cfg.ConnWindow),
 		maxStreams:   maxStreamID,
 		slotFree:     make(chan struct{}, 1),
@@ -142,6 +151,10 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lastRead.Store(time.Now().UnixNano())
+	c.streamWindow.Store(cfg.StreamWindow)
+	if !cfg.StaticWindow {
+		c.bdp = &bdpEstimator{window: min(cfg.StreamWindow, cfg.ConnWindow)}
+	}
 	c.loopy = controlbuf.NewLoopy(c.q, c.w, c)
 	return c
 }

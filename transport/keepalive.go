@@ -153,11 +153,14 @@ func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
 // on the reader goroutine and reports a connection error when the client
 // has pinged too often.
 func (c *Conn) checkPing() error {
-	if c.sentData.Swap(false) {
-		// Pings while we send responses are legitimate.
-		c.pingStrikes = 0
-	}
 	now := time.Now()
+	if c.sentData.Swap(false) {
+		// A ping that follows our writes is legitimate (flow-control and
+		// BDP pings during a response): forgiven, not timed.
+		c.pingStrikes = 0
+		c.lastPingAt = now
+		return nil
+	}
 	minTime := c.policy.MinTime
 	if minTime == 0 {
 		minTime = defaultMinPingTime

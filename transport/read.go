@@ -127,7 +127,8 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 	}
 	c.connAvail -= int64(length)
 	c.connPending += int64(length)
-	if c.connPending >= int64(c.cfg.ConnWindow)/4 {
+	c.bdpOnData(uint32(length))
+	if c.connPending >= c.connLimit/4 {
 		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(c.connPending)})
 		c.connAvail += c.connPending
 		c.connPending = 0
@@ -331,7 +332,10 @@ func (c *Conn) handleGoAway(f *http2.GoAwayFrame) error {
 
 // pingAck handles the ACK of a PING we sent.
 func (c *Conn) pingAck(data [8]byte) {
-	if !c.client {
+	switch {
+	case data == bdpPingData:
+		c.bdpAck()
+	case !c.client:
 		c.serverPingAck(data)
 	}
 }

@@ -61,6 +61,7 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	}
 	nc.SetReadDeadline(time.Time{})
 	c.policy = cfg.Policy
+	c.loopy.SetWriteFlag(&c.sentData)
 	c.queueOpening()
 	c.start()
 	kp := cfg.Keepalive
@@ -110,7 +111,7 @@ func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
 	c.idleSince.Store(0)
 
 	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize}
-	s.Init(id, c.cfg.StreamWindow)
+	s.Init(id, c.streamWindow.Load())
 	s.Transition(stream.EvOpen)
 	if f.Truncated {
 		s.rejectHTTP(431, codes.ResourceExhausted, "header list too large")
@@ -300,7 +301,6 @@ func (s *Stream) SendHeader(md metadata.MD) error {
 	w := controlbuf.NewWrite()
 	w.Headers = s.responseHeaders()
 	s.headerSent = true
-	s.conn.sentData.Store(true)
 	if !s.putWrite(w) {
 		return s.sendErr()
 	}
@@ -356,7 +356,6 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	w.Reset = state != stream.Closed
 	w.Code = http2.ErrCodeNo
 	c.removeStream(s)
-	c.sentData.Store(true)
 	s.putWrite(w)
 	s.finishRecv(status.New(codes.OK, ""), nil)
 	return nil

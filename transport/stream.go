@@ -71,6 +71,7 @@ type Stream struct {
 	st          *status.Status
 	done        chan struct{}
 	deadline    time.Time // the call's deadline, zero if none
+	initWindow  uint32    // the inbound window the stream was made with
 }
 
 // Conn returns the stream's connection.
@@ -227,12 +228,9 @@ func (s *Stream) SendMsg(data []byte, buf *[]byte, last bool) error {
 		return s.endedErr()
 	}
 	w := controlbuf.NewWrite()
-	if !s.conn.client {
-		if !s.headerSent {
-			w.Headers = s.responseHeaders()
-			s.headerSent = true
-		}
-		s.conn.sentData.Store(true)
+	if !s.conn.client && !s.headerSent {
+		w.Headers = s.responseHeaders()
+		s.headerSent = true
 	}
 	w.Data, w.Buf = data, buf
 	if s.conn.client && last {

@@ -59,6 +59,22 @@ var echoDesc = server.ServiceDesc{
 		},
 	}},
 	Streams: []server.StreamDesc{{
+		// Download sends 1 MiB messages until the client goes away.
+		StreamName:    "Download",
+		ServerStreams: true,
+		Handler: func(srv any, st server.Stream) error {
+			if err := st.RecvMsg(new(wrapperspb.StringValue)); err != nil {
+				return err
+			}
+			chunk := wrapperspb.Bytes(make([]byte, 1<<20))
+			for st.Context().Err() == nil {
+				if err := st.SendMsg(chunk); err != nil {
+					return err
+				}
+			}
+			return st.Context().Err()
+		},
+	}, {
 		StreamName:    "Bidi",
 		ServerStreams: true,
 		ClientStreams: true,

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/h2rpc/h2rpc/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// delayedConn delivers each Write to the peer `delay` later, in order,
+// without blocking the writer: a link with latency but plenty of
+// bandwidth.
+type delayedConn struct {
+	net.Conn
+	delay time.Duration
+
+	mu     sync.Mutex
+	queue  []delayedChunk
+	wake   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	done   chan struct{}
+}
+
+type delayedChunk struct {
+	due time.Time
+	b   []byte
+}
+
+func newDelayedConn(c net.Conn, delay time.Duration) *delayedConn {
+	d := &delayedConn{Conn: c, delay: delay, wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{})}
+	go d.deliver()
+	return d
+}
+
+func (d *delayedConn) Write(p []byte) (int, error) {
+	b := append([]byte(nil), p...)
+	d.mu.Lock()
+	d.queue = append(d.queue, delayedChunk{due: time.Now().Add(d.delay), b: b})
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (d *delayedConn) deliver() {
+	defer close(d.done)
+	for {
+		d.mu.Lock()
+		if len(d.queue) == 0 {
+			d.mu.Unlock()
+			select {
+			case <-d.wake:
+				continue
+			case <-d.closed:
+				return
+			}
+		}
+		c := d.queue[0]
+		d.mu.Unlock()
+		if wait := time.Until(c.due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-d.closed:
+				t.Stop()
+				return
+			}
+		}
+		d.mu.Lock()
+		// Everything due by now goes out in one write.
+		var out []byte
+		n := 0
+		for n < len(d.queue) && !d.queue[n].due.After(time.Now()) {
+			out = append(out, d.queue[n].b...)
+			n++
+		}
+		d.queue = d.queue[n:]
+		d.mu.Unlock()
+		if _, err := d.Conn.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+func (d *delayedConn) Close() error {
+	d.once.Do(func() { close(d.closed) })
+	err := d.Conn.Close()
+	<-d.done
+	return err
+}
+
+type delayedListener struct {
+	net.Listener
+	delay time.Duration
+}
+
+func (l delayedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newDelayedConn(c, l.delay), nil
+}
+
+// downloadRate streams 1 MiB messages from server to client over a link
+// with a 20 ms round trip for `dur` and returns bytes per second.
+func downloadRate(t *testing.T, static bool, dur time.Duration) float64 {
+	const oneWay = 10 * time.Millisecond
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := server.New(server.StaticWindow(static))
+	s.RegisterService(&echoDesc, echoService{})
+	go s.Serve(delayedListener{lis, oneWay})
+	defer s.Stop()
+	cc, err := client.New(lis.Addr().String(), client.WithInsecure(), client.WithStaticWindow(static),
+		client.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return newDelayedConn(c, oneWay), nil
+		}))
+	require.NoError(t, err)
+	defer cc.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true}, "/test.Echo/Download")
+	require.NoError(t, err)
+	require.NoError(t, st.SendMsg(wrapperspb.String("")))
+	start := time.Now()
+	var total int
+	msg := new(wrapperspb.BytesValue)
+	var rerr error
+	for rerr = st.RecvMsg(msg); rerr == nil; rerr = st.RecvMsg(msg) {
+		total += len(msg.Value)
+	}
+	if status.Code(rerr) != codes.DeadlineExceeded {
+		t.Errorf("stream ended with %v, want the test's deadline", rerr)
+	}
+	return float64(total) / time.Since(start).Seconds()
+}
+
+func TestBDPGrowsWindowsOnSlowLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures throughput for a few seconds")
+	}
+	static := downloadRate(t, true, 2*time.Second)
+	bdp := downloadRate(t, false, 2*time.Second)
+	t.Logf("1 MiB server-streaming over a 20 ms RTT link: static 64 KiB windows %.1f MB/s, BDP %.1f MB/s (%.1fx)",
+		static/1e6, bdp/1e6, bdp/static)
+	assert.GreaterOrEqual(t, bdp, 5*static, "BDP estimation should beat static 64 KiB windows by 5x")
+}

@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"time"
+
+	"github.com/h2rpc/h2rpc/controlbuf"
+	"golang.org/x/net/http2"
+)
+
+const (
+	// bdpLimit caps the windows BDP estimation may grow to.
+	bdpLimit = 16 << 20
+	// bdpGrowAt is the fraction of the window a sample must reach for
+	// the window to grow (2/3).
+	bdpGrowNum, bdpGrowDen = 2, 3
+)
+
+var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
+
+// bdpEstimator grows the connection's inbound windows to the measured
+// bandwidth-delay product. With the first DATA after a quiet spell it
+// sends a PING and counts the bytes that arrive until the ACK: that
+// sample, over the smoothed round-trip time, is the bandwidth; a sample
+// that fills 2/3 of the window at the best bandwidth seen doubles the
+// window, up to 16 MiB. It lives on the reader goroutine.
+type bdpEstimator struct {
+	window  uint32 // current stream and connection window
+	sent    bool
+	sentAt  time.Time
+	sample  uint32
+	rtt     float64 // smoothed, seconds
+	samples int
+	bwMax   float64 // bytes per second
+}
+
+// onData accounts for n bytes of DATA and starts a measurement if none is
+// running.
+func (c *Conn) bdpOnData(n uint32) {
+	b := c.bdp
+	if b == nil || b.window >= bdpLimit {
+		return
+	}
+	if !b.sent {
+		if !c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: bdpPingData}) {
+			return
+		}
+		b.sent = true
+		b.sentAt = time.Now()
+		b.sample = 0
+	}
+	b.sample += n
+}
+
+// bdpAck finishes a measurement and grows the windows if it says so.
+func (c *Conn) bdpAck() {
+	b := c.bdp
+	if b == nil || !b.sent {
+		return
+	}
+	b.sent = false
+	rtt := time.Since(b.sentAt).Seconds()
+	if b.samples < 10 {
+		b.samples++
+		b.rtt += (rtt - b.rtt) / float64(b.samples)
+	} else {
+		b.rtt += (rtt - b.rtt) * 0.1
+	}
+	if b.rtt <= 0 {
+		return
+	}
+	bw := float64(b.sample) / (b.rtt * 1.5)
+	if bw <= b.bwMax {
+		if bw < b.bwMax {
+			return
+		}
+	} else {
+		b.bwMax = bw
+	}
+	if uint64(b.sample)*bdpGrowDen < uint64(b.window)*bdpGrowNum {
+		return
+	}
+	grown := min(uint64(b.sample)*2, bdpLimit)
+	if grown <= uint64(b.window) {
+		return
+	}
+	c.growWindows(uint32(grown))
+}
+
+// growWindows raises the connection window and every stream's window to n.
+func (c *Conn) growWindows(n uint32) {
+	b := c.bdp
+	delta := n - b.window
+	b.window = n
+	c.connLimit = int64(n)
+	c.connAvail += int64(delta)
+	// Under c.mu, so that a client stream being added now either is in
+	// the table below or sees the new size (streamAssigner.Assign).
+	c.mu.Lock()
+	c.streamWindow.Store(n)
+	for _, s := range c.streams {
+		s.GrowWindow(int(delta))
+	}
+	c.mu.Unlock()
+	c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: delta})
+	c.put(controlbuf.Item{Kind: controlbuf.KindSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: n}}})
+}
