@@ -102,7 +102,7 @@ func (s *Server) processUnary(ss *serverStream, h *handler) {
 		st.WriteStatus(toStatus(err), nil, nil)
 		return
 	}
-	st.WriteStatus(status.New(codes.OK, ""), framed, buf)
+	st.WriteStatus(nil, framed, buf) // a nil status is OK
 }
 
 func (s *Server) processStream(ss *serverStream, impl any, sh StreamHandler, info *StreamInfo) {
@@ -116,7 +116,7 @@ func (s *Server) processStream(ss *serverStream, impl any, sh StreamHandler, inf
 		ss.st.WriteStatus(toStatus(err), nil, nil)
 		return
 	}
-	ss.st.WriteStatus(status.New(codes.OK, ""), nil, nil)
+	ss.st.WriteStatus(nil, nil, nil)
 }
 
 // toStatus converts a handler's error; context errors keep their meaning.

@@ -18,19 +18,20 @@ const (
 var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 
 // bdpEstimator grows the connection's inbound windows to the measured
-// bandwidth-delay product. With the first DATA after a quiet spell it
-// sends a PING and counts the bytes that arrive until the ACK: that
+// bandwidth-delay product. Once a quarter window of DATA has arrived since
+// its last measurement it sends a PING and counts the bytes that arrive until the ACK: that
 // sample, over the smoothed round-trip time, is the bandwidth; a sample
 // that fills 2/3 of the window at the best bandwidth seen doubles the
 // window, up to 16 MiB. It lives on the reader goroutine.
 type bdpEstimator struct {
-	window  uint32 // current stream and connection window
-	sent    bool
-	sentAt  time.Time
-	sample  uint32
-	rtt     float64 // smoothed, seconds
-	samples int
-	bwMax   float64 // bytes per second
+	window     uint32 // current stream and connection window
+	unmeasured uint32 // bytes received since the last measurement
+	sent       bool
+	sentAt     time.Time
+	sample     uint32
+	rtt        float64 // smoothed, seconds
+	samples    int
+	bwMax      float64 // bytes per second
 }
 
 // onData accounts for n bytes of DATA and starts a measurement if none is
@@ -41,6 +42,14 @@ func (c *Conn) bdpOnData(n uint32) {
 		return
 	}
 	if !b.sent {
+		// Measure only once a quarter window has arrived since the last
+		// measurement: traffic that small never needs a larger window,
+		// and a ping per small message would double the frames.
+		b.unmeasured += n
+		if b.unmeasured < b.window/4 {
+			return
+		}
+		b.unmeasured = 0
 		if !c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: bdpPingData}) {
 			return
 		}

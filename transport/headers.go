@@ -113,7 +113,10 @@ func statusFields(fields []hpack.HeaderField, st *status.Status) []hpack.HeaderF
 	if m := st.Message(); m != "" {
 		fields = append(fields, hpack.HeaderField{Name: "grpc-message", Value: wire.EncodeGrpcMessage(m)})
 	}
-	if p := st.Proto(); p != nil && len(p.Details) > 0 {
+	if st.Code() == codes.OK {
+		return fields
+	}
+	if p := st.Proto(); len(p.GetDetails()) > 0 {
 		if b, err := proto.Marshal(p); err == nil {
 			fields = append(fields, hpack.HeaderField{Name: "grpc-status-details-bin", Value: wire.EncodeBinHeader(b)})
 		}
@@ -154,6 +157,9 @@ func (p *statusParts) add(name, value string) bool {
 }
 
 func (p *statusParts) status() *status.Status {
+	if p.code == int(codes.OK) && p.message == "" && p.details == nil {
+		return nil // OK
+	}
 	if p.details != nil {
 		var sp spb.Status
 		if err := proto.Unmarshal(p.details, &sp); err == nil {

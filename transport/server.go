@@ -317,7 +317,7 @@ func (s *Stream) sendErr() error {
 	return status.Error(codes.Unavailable, "transport: stream is closed")
 }
 
-// WriteStatus ends the call: an optional last framed message (owned by
+// WriteStatus ends the call (a nil st is OK): an optional last framed message (owned by
 // buf), then the trailers with st, in one write; trailers-only when
 // nothing was sent before. The handler's slot is freed. It must be called
 // exactly once per stream, when the handler returns.
@@ -357,7 +357,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	w.Code = http2.ErrCodeNo
 	c.removeStream(s)
 	s.putWrite(w)
-	s.finishRecv(status.New(codes.OK, ""), nil)
+	s.finishRecv(nil, nil)
 	return nil
 }
 

@@ -95,7 +95,7 @@ var echoDesc = server.ServiceDesc{
 	}},
 }
 
-func startServer(t *testing.T, opts ...server.Option) string {
+func startServer(t testing.TB, opts ...server.Option) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -171,3 +171,5 @@ func TestBidi(t *testing.T) {
 	require.NoError(t, st.CloseSend())
 	assert.ErrorIs(t, st.RecvMsg(new(wrapperspb.StringValue)), io.EOF)
 }
+
+func startServerB(b *testing.B) string { return startServer(b) }

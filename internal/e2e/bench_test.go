@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	"github.com/h2rpc/h2rpc/client"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+func BenchmarkUnary100B(b *testing.B) {
+	cc, err := client.New(startServerB(b), client.WithInsecure())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := context.Background()
+	req := wrapperspb.String(string(make([]byte, 100)))
+	out := new(wrapperspb.StringValue)
+	if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBidiPingPong1KiB(b *testing.B) {
+	cc, err := client.New(startServerB(b), client.WithInsecure())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	st, err := cc.NewStream(context.Background(), &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := wrapperspb.String(string(make([]byte, 1024)))
+	out := new(wrapperspb.StringValue)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := st.SendMsg(req); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.RecvMsg(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.CloseSend()
+}
