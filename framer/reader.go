@@ -7,7 +7,6 @@ import (
 
 	"github.com/h2rpc/h2rpc/internal/bufpool"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 const (
@@ -42,6 +41,9 @@ type Reader struct {
 	busy   *[]byte
 	filled bool // the last read filled the buffer: more is probably pending
 	quiet  [quietBufSize]byte
+
+	hdec    *headerDecoder
+	payload []byte // reused buffer for HEADERS and CONTINUATION payloads
 }
 
 // NewReader returns a Reader of frames from src.
@@ -56,30 +58,28 @@ func NewReader(src io.Reader, cfg ReaderConfig) *Reader {
 	r.buf = r.quiet[:]
 	r.fr = http2.NewFramer(nil, r)
 	r.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
-	r.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
-	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.hdec = newHeaderDecoder(cfg.MaxHeaderListSize)
 	return r
 }
 
 // SetMaxHeaderTableSize bounds the HPACK dynamic table the peer may use
 // (our SETTINGS_HEADER_TABLE_SIZE).
 func (r *Reader) SetMaxHeaderTableSize(n uint32) {
-	r.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(n)
+	r.hdec.dec.SetAllowedMaxDynamicTableSize(n)
 }
 
 // ReadFrameHeader reads the next frame header. It enforces the frame size
 // limit and the rule that CONTINUATION frames follow their HEADERS.
 // After a DATA header the caller must consume exactly Length payload bytes
-// with ReadFull and Discard; after any other header it must call
-// ReadControlFrame.
+// with ReadFull and Discard; after a HEADERS header it must call
+// ReadHeaderBlock; after any other header, ReadControlFrame.
 func (r *Reader) ReadFrameHeader() (http2.FrameHeader, error) {
 	return r.fr.ReadFrameHeader()
 }
 
-// ReadControlFrame reads the payload of the non-DATA frame whose header was
-// just read. HEADERS come back as *http2.MetaHeadersFrame with their
-// CONTINUATION frames merged and HPACK decoded. The frame is valid until
-// the next read.
+// ReadControlFrame reads the payload of a frame whose header was just read
+// and that is neither DATA nor HEADERS. The frame is valid until the next
+// read.
 func (r *Reader) ReadControlFrame(fh http2.FrameHeader) (http2.Frame, error) {
 	return r.fr.ReadFrameForHeader(fh)
 }

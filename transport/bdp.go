@@ -13,13 +13,15 @@ const (
 	// bdpGrowAt is the fraction of the window a sample must reach for
 	// the window to grow (2/3).
 	bdpGrowNum, bdpGrowDen = 2, 3
+	// bdpMinSample is how much DATA must arrive before a measurement.
+	bdpMinSample = DefaultWindowSize / 4
 )
 
 var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 
 // bdpEstimator grows the connection's inbound windows to the measured
-// bandwidth-delay product. Once a quarter window of DATA has arrived since
-// its last measurement it sends a PING and counts the bytes that arrive until the ACK: that
+// bandwidth-delay product. Once 16 KiB of DATA has arrived since its last
+// measurement it sends a PING and counts the bytes that arrive until the ACK: that
 // sample, over the smoothed round-trip time, is the bandwidth; a sample
 // that fills 2/3 of the window at the best bandwidth seen doubles the
 // window, up to 16 MiB. It lives on the reader goroutine.
@@ -42,11 +44,14 @@ func (c *Conn) bdpOnData(n uint32) {
 		return
 	}
 	if !b.sent {
-		// Measure only once a quarter window has arrived since the last
-		// measurement: traffic that small never needs a larger window,
-		// and a ping per small message would double the frames.
+		// Measure only once some data has arrived since the last
+		// measurement (a quarter of the initial window): traffic that
+		// small never needs a larger window, and a ping per small message
+		// would double the frames.
+		// Once the window has grown, bulk data is flowing: measure every
+		// round trip.
 		b.unmeasured += n
-		if b.unmeasured < b.window/4 {
+		if b.window <= DefaultWindowSize && b.unmeasured < bdpMinSample {
 			return
 		}
 		b.unmeasured = 0

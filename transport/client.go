@@ -9,6 +9,7 @@ import (
 
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/framer"
 	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/status"
@@ -251,7 +252,7 @@ func (c *Conn) goingAway() bool {
 func (c *Conn) Draining() bool { return c.goingAway() }
 
 // clientHeaders handles response headers and trailers.
-func (c *Conn) clientHeaders(f *http2.MetaHeadersFrame) error {
+func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 	s := c.stream(f.StreamID)
 	if s == nil {
 		if c.idleStream(f.StreamID) {
@@ -259,7 +260,7 @@ func (c *Conn) clientHeaders(f *http2.MetaHeadersFrame) error {
 		}
 		return nil
 	}
-	end := f.StreamEnded()
+	end := f.EndStream
 	s.hmu.Lock()
 	first := !s.headerOK
 	s.hmu.Unlock()

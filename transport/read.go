@@ -53,6 +53,26 @@ func (c *Conn) readLoop() (err error) {
 			}
 			continue
 		}
+		if fh.Type == http2.FrameHeaders {
+			blk, err := c.r.ReadHeaderBlock(fh)
+			if err != nil {
+				var se http2.StreamError
+				if errors.As(err, &se) {
+					c.streamError(se.StreamID, se.Code, se.Error())
+					continue
+				}
+				return c.readError(err)
+			}
+			if c.client {
+				err = c.clientHeaders(blk)
+			} else {
+				err = c.serverHeaders(blk)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		f, err := c.r.ReadControlFrame(fh)
 		if err != nil {
 			var se http2.StreamError
@@ -74,7 +94,7 @@ func (c *Conn) readError(err error) error {
 	case errors.Is(err, http2.ErrFrameTooLarge):
 		return c.connError(http2.ErrCodeFrameSize, "frame too large")
 	case errors.As(err, &ce):
-		reason := "protocol error"
+		reason := err.Error()
 		if d := c.r.ErrorDetail(); d != nil {
 			reason = d.Error()
 		}
@@ -85,11 +105,6 @@ func (c *Conn) readError(err error) error {
 
 func (c *Conn) dispatch(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		if c.client {
-			return c.clientHeaders(f)
-		}
-		return c.serverHeaders(f)
 	case *http2.SettingsFrame:
 		return c.handleSettings(f)
 	case *http2.PingFrame:
@@ -109,6 +124,15 @@ func (c *Conn) dispatch(f http2.Frame) error {
 
 // streamError resets one stream for a stream-level protocol error.
 func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) {
+	if !c.client && id%2 == 1 {
+		// A request that failed to parse still used up its stream id.
+		c.mu.Lock()
+		if id > c.lastPeerID {
+			c.lastPeerID = id
+			c.lastPeerIDAtomic.Store(id)
+		}
+		c.mu.Unlock()
+	}
 	if s := c.stream(id); s != nil {
 		s.reset(status.New(codes.Internal, "transport: "+msg), true, code)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/compress"
 	"github.com/h2rpc/h2rpc/controlbuf"
+	"github.com/h2rpc/h2rpc/framer"
 	"github.com/h2rpc/h2rpc/internal/wire"
 	"github.com/h2rpc/h2rpc/keepalive"
 	"github.com/h2rpc/h2rpc/metadata"
@@ -75,7 +76,7 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 
 // serverHeaders handles HEADERS from a client: a new stream, or the
 // client's trailers.
-func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
+func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	id := f.StreamID
 	if id%2 == 0 {
 		return c.connError(http2.ErrCodeProtocol, "client opened an even stream id")
@@ -83,7 +84,7 @@ func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
 	c.mu.Lock()
 	if s := c.streams[id]; s != nil {
 		c.mu.Unlock()
-		if !f.StreamEnded() {
+		if !f.EndStream {
 			s.reset(status.New(codes.Internal, "transport: trailers without END_STREAM"), true, http2.ErrCodeProtocol)
 			return nil
 		}
@@ -182,7 +183,7 @@ func (c *Conn) serverHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	c.streams[id] = s
 	c.mu.Unlock()
-	if f.StreamEnded() {
+	if f.EndStream {
 		s.Transition(stream.EvRecvEnd)
 		s.CloseRecv(io.EOF)
 	}
