@@ -76,7 +76,7 @@ func (l *Loopy) Run() (err error) {
 	yielded := false
 	for {
 		canWrite := l.active.next != &l.active && l.connQuota > 0
-		block := !canWrite && l.w.Buffered() == 0
+		block := !canWrite && l.w.Buffered() == 0 && !l.closing
 		items, err := l.q.take(l.spare, block)
 		if err != nil {
 			return err
@@ -207,15 +207,18 @@ func (l *Loopy) round() error {
 	l.active.next, l.active.prev = &l.active, &l.active
 	first.prev, last.next = nil, nil
 	for s := first; s != nil; {
+		if l.connQuota <= 0 {
+			// The streams that got no turn go back ahead of those that
+			// did, so the next grant serves them first.
+			s.prev = &l.active
+			last.next = l.active.next
+			l.active.next.prev = last
+			l.active.next = s
+			return nil
+		}
 		next := s.next
 		s.prev, s.next = nil, nil
 		s.state = outEmpty
-		if l.connQuota <= 0 {
-			// Keep the rest for when the peer grants more.
-			l.activate(s)
-			s = next
-			continue
-		}
 		if err := l.turn(s); err != nil {
 			return err
 		}
@@ -230,9 +233,6 @@ func (l *Loopy) round() error {
 // turn writes what s may write now: any headers, at most one DATA frame,
 // and the trailers of a write whose data is all out.
 func (l *Loopy) turn(s *OutStream) error {
-	if l.wroteStream != nil {
-		l.wroteStream.Store(true)
-	}
 	for s.head != nil {
 		w := s.head
 		if w.Headers != nil && !w.headersDone {
@@ -242,6 +242,7 @@ func (l *Loopy) turn(s *OutStream) error {
 			}
 			w.headersDone = true
 			s.headersOut = true
+			l.markWrite()
 		}
 		wroteData := false
 		if w.off < len(w.Data) {
@@ -253,6 +254,7 @@ func (l *Loopy) turn(s *OutStream) error {
 			last := w.off+int(n) == len(w.Data)
 			end := last && w.EndStream && w.Trailers == nil
 			l.w.WriteData(s.ID, end, w.Data[w.off:w.off+int(n)])
+			l.markWrite()
 			w.off += int(n)
 			s.quota -= n
 			l.connQuota -= n
@@ -284,6 +286,12 @@ func (l *Loopy) turn(s *OutStream) error {
 		}
 	}
 	return nil
+}
+
+func (l *Loopy) markWrite() {
+	if l.wroteStream != nil {
+		l.wroteStream.Store(true)
+	}
 }
 
 // cleanup forgets s (which may be nil or unknown to loopy), dropping its
@@ -341,6 +349,11 @@ func (l *Loopy) peerSettings(settings []http2.Setting) error {
 		case http2.SettingInitialWindowSize:
 			delta := int64(st.Val) - l.initialWindow
 			l.initialWindow = int64(st.Val)
+			for _, s := range l.streams {
+				if s.quota+delta > math.MaxInt32 {
+					return l.connError(http2.ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window")
+				}
+			}
 			for _, s := range l.streams {
 				s.quota += delta
 				if s.state == outBlocked && s.quota > 0 {

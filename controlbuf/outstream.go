@@ -35,6 +35,9 @@ type OutStream struct {
 	dead       bool // cleaned up: later writes are dropped
 	headersOut bool // a HEADERS frame has been written
 
+	// Owner is the stream this OutStream belongs to, for the Assigner.
+	Owner any
+
 	// Local marks a stream we opened (client role): if it is reset
 	// before its HEADERS went out, the peer never heard of it and no
 	// RST_STREAM is written. Set before the first write is put.

@@ -194,8 +194,11 @@ func (q *Queue) PutAssigned(it Item, a Assigner) (bool, error) {
 // ErrClosed once the queue closes.
 func (q *Queue) Throttle() error {
 	q.mu.Lock()
-	ch := q.throttle
+	ch, closed := q.throttle, q.closed
 	q.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if ch == nil {
 		return nil
 	}

@@ -199,7 +199,7 @@ func (r *Reader) drained() {
 }
 
 func noEOF(err error) error {
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("framer: reading frame payload: %w", io.ErrUnexpectedEOF)
 	}
 	return err

@@ -47,8 +47,9 @@ type Stream struct {
 	mu     sync.Mutex
 	state  State
 	msgs   []Message
-	head   int   // msgs[head:] are waiting
-	err    error // set once: why the receive side ended (io.EOF: cleanly)
+	inline [2]Message // msgs' first backing array: no allocation for short streams
+	head   int        // msgs[head:] are waiting
+	err    error      // set once: why the receive side ended (io.EOF: cleanly)
 	notify chan struct{}
 	window window
 
@@ -59,7 +60,7 @@ type Stream struct {
 func (s *Stream) Init(id uint32, inWindow uint32) {
 	s.Out.Init(id)
 	s.state = Idle
-	s.msgs = s.msgs[:0]
+	s.msgs = s.inline[:0]
 	s.head = 0
 	s.err = nil
 	if s.notify == nil {

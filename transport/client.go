@@ -89,38 +89,37 @@ type CallHdr struct {
 	EndStream bool
 }
 
-// streamAssigner gives a new client stream its id under the control
-// buffer's lock, so ids reach the wire in order.
-type streamAssigner struct {
-	c   *Conn
-	s   *Stream
-	err error
-}
-
-func (a *streamAssigner) Assign(it *controlbuf.Item) bool {
-	c := a.c
+// Assign gives a new client stream its id under the control buffer's
+// lock, so ids reach the wire in order (controlbuf.Assigner).
+func (c *Conn) Assign(it *controlbuf.Item) bool {
+	s := it.Stream.Owner.(*Stream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.draining {
-		a.err = &Error{St: status.New(codes.Unavailable, "transport: connection is closing"), Unprocessed: true}
+		s.assignErr = errConnClosing
 		return false
 	}
 	id := c.nextID
 	if id > maxStreamID {
 		c.draining = true
-		a.err = &Error{St: status.New(codes.Unavailable, "transport: stream ids exhausted"), Unprocessed: true}
+		s.assignErr = errIDsExhausted
 		return false
 	}
 	c.nextID += 2
-	if w := c.streamWindow.Load(); w != a.s.initWindow {
+	if w := c.streamWindow.Load(); w != s.initWindow {
 		// The windows grew since the stream was made.
-		a.s.GrowWindow(int(w) - int(a.s.initWindow))
+		s.GrowWindow(int(w) - int(s.initWindow))
 	}
-	a.s.Out.ID = id
+	s.Out.ID = id
 	it.StreamID = id
-	c.streams[id] = a.s
+	c.streams[id] = s
 	return true
 }
+
+var (
+	errConnClosing  = &Error{St: status.New(codes.Unavailable, "transport: connection is closing"), Unprocessed: true}
+	errIDsExhausted = &Error{St: status.New(codes.Unavailable, "transport: stream ids exhausted"), Unprocessed: true}
+)
 
 // NewStream starts a call. Errors are *Error; Unprocessed ones may be
 // retried on another connection.
@@ -139,7 +138,7 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	s.ctx = ctx
 	s.deadline = h.Deadline
 	w := controlbuf.NewWrite()
-	w.Headers = c.requestHeaders(h)
+	w.Headers = c.requestHeaders(s, h)
 	w.Data, w.Buf, w.EndStream = h.Data, h.Buf, h.EndStream
 	if len(h.Data) > 0 {
 		s.Out.AcquireQuota(len(h.Data), nil)
@@ -148,8 +147,8 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	if h.EndStream {
 		s.Transition(stream.EvSendEnd)
 	}
-	a := streamAssigner{c: c, s: s}
-	ok, err := c.q.PutAssigned(controlbuf.Item{Kind: controlbuf.KindStreamWrite, Stream: &s.Out, Write: w}, &a)
+	s.Out.Owner = s
+	ok, err := c.q.PutAssigned(controlbuf.Item{Kind: controlbuf.KindStreamWrite, Stream: &s.Out, Write: w}, c)
 	if !ok {
 		c.mu.Lock()
 		c.releaseSlotLocked()
@@ -160,8 +159,8 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 			// Out of stream ids: new calls must go to a new connection.
 			c.clientCfg.OnGoAway(false)
 		}
-		if a.err != nil {
-			return nil, a.err
+		if s.assignErr != nil {
+			return nil, s.assignErr
 		}
 		if err == nil {
 			err = ErrConnClosed
@@ -171,12 +170,12 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	return s, nil
 }
 
-func (c *Conn) requestHeaders(h *CallHdr) []hpack.HeaderField {
+func (c *Conn) requestHeaders(s *Stream, h *CallHdr) []hpack.HeaderField {
 	auth := h.Authority
 	if auth == "" {
 		auth = c.clientCfg.Authority
 	}
-	fields := make([]hpack.HeaderField, 0, 10+len(h.MD)+len(h.AddedMD))
+	fields := s.fieldBuf[:0]
 	fields = append(fields,
 		hpack.HeaderField{Name: ":method", Value: "POST"},
 		hpack.HeaderField{Name: ":scheme", Value: c.scheme},
@@ -272,7 +271,7 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 		httpStatus  = -1
 		contentType string
 		sp          = statusParts{code: -1}
-		md          = metadata.MD{}
+		md          metadata.MD
 	)
 	if f.Truncated {
 		s.reset(status.New(codes.Internal, "transport: response header list too large"), true, http2.ErrCodeProtocol)
@@ -297,7 +296,7 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 			if sp.add(hf.Name, hf.Value) || hf.IsPseudo() || metadata.IsReservedHeader(hf.Name) {
 				continue
 			}
-			if !addMD(md, hf.Name, hf.Value) {
+			if !addMD(&md, hf.Name, hf.Value) {
 				s.reset(status.New(codes.Internal, "transport: malformed binary metadata "+hf.Name), true, http2.ErrCodeProtocol)
 				return nil
 			}

@@ -89,9 +89,14 @@ func appendPairs(fields []hpack.HeaderField, added [][]string) []hpack.HeaderFie
 	return fields
 }
 
-// addMD adds one received header to md, decoding binary values. It
-// reports false for a binary value that is not valid base64.
-func addMD(md metadata.MD, k, v string) bool {
+// addMD adds one received header to *md (made on first use), decoding
+// binary values. It reports false for a binary value that is not valid
+// base64.
+func addMD(mdp *metadata.MD, k, v string) bool {
+	if *mdp == nil {
+		*mdp = make(metadata.MD, 2)
+	}
+	md := *mdp
 	if wire.IsBinHeader(k) {
 		// Several binary values may arrive joined by commas.
 		for part := range strings.SplitSeq(v, ",") {

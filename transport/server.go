@@ -122,7 +122,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		method, contentType string
 		timeout             time.Duration
 		hasTimeout          bool
-		md                  = metadata.MD{}
+		md                  metadata.MD
 	)
 	for _, hf := range f.Fields {
 		switch hf.Name {
@@ -148,12 +148,12 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 			s.acceptCompress = hf.Value
 		case "te", "connection":
 		case "user-agent":
-			md[hf.Name] = append(md[hf.Name], hf.Value)
+			addMD(&md, hf.Name, hf.Value)
 		default:
 			if hf.IsPseudo() || metadata.IsReservedHeader(hf.Name) {
 				continue
 			}
-			if !addMD(md, hf.Name, hf.Value) {
+			if !addMD(&md, hf.Name, hf.Value) {
 				s.rejectHTTP(400, codes.Internal, "malformed binary header "+hf.Name)
 				return nil
 			}
@@ -276,7 +276,7 @@ func (s *Stream) SetTrailer(md metadata.MD) error {
 }
 
 func (s *Stream) responseHeaders() []hpack.HeaderField {
-	fields := make([]hpack.HeaderField, 0, 4+len(s.header))
+	fields := s.fieldBuf[:0]
 	fields = append(fields,
 		hpack.HeaderField{Name: ":status", Value: "200"},
 		hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)})
@@ -335,7 +335,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	}
 	w := controlbuf.NewWrite()
 	if !s.headerSent && data == nil {
-		fields := make([]hpack.HeaderField, 0, 5+len(s.trailer))
+		fields := s.fieldBuf[:0]
 		fields = append(fields,
 			hpack.HeaderField{Name: ":status", Value: "200"},
 			hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)},
@@ -348,7 +348,8 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 			w.Headers = s.responseHeaders()
 		}
 		w.Data, w.Buf = data, buf
-		fields := make([]hpack.HeaderField, 0, 3+len(s.trailer))
+		// The response headers, if any, took fieldBuf; trailers get their own.
+		fields := s.trailerBuf[:0]
 		w.Trailers = appendMD(statusFields(fields, st), s.trailer)
 	}
 	s.headerSent = true

@@ -15,6 +15,7 @@ import (
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/stream"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // Error is a stream failure: a gRPC status, and whether the peer never
@@ -44,7 +45,13 @@ type Stream struct {
 	conn    *Conn
 	maxRecv int
 
-	ended       atomic.Bool // reset or finished: no more writes
+	ended     atomic.Bool // reset or finished: no more writes
+	assignErr error       // why the control buffer refused a new client stream
+
+	// Inline room for header fields handed to loopy, so that a typical
+	// call's headers and trailers need no allocation.
+	fieldBuf    [10]hpack.HeaderField
+	trailerBuf  [4]hpack.HeaderField
 	unprocessed atomic.Bool
 
 	// Server role.
