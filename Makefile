@@ -9,7 +9,7 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # under the race detector.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -run 'BDP' -v ./internal/e2e/
+	$(GO) test -count=1 -run 'BDP|Allocs' -v ./internal/e2e/
 	cd interop && $(GO) test -race -count=1 -timeout 20m ./...
 
 vet:

@@ -9,10 +9,8 @@ import (
 	"github.com/h2rpc/h2rpc/codec"
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/compress"
-	"github.com/h2rpc/h2rpc/credentials"
 	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
-	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/transport"
 )
@@ -40,8 +38,8 @@ func (s *Server) handleStream(st *transport.Stream) {
 		// Answer in the request's encoding.
 		st.SetSendCompress(enc)
 	}
-	ss.ctx = s.handlerContext(st, ss)
-	st.SetContext(ss.ctx)
+	st.SetAttachment(ss)
+	ss.ctx = metadata.NewIncomingContext(st.Context(), st.Metadata())
 	switch {
 	case h != nil && h.method != nil:
 		s.processUnary(ss, h)
@@ -68,19 +66,6 @@ func unknownMethodStatus(s *Server, full string) *status.Status {
 		return status.Newf(codes.Unimplemented, "unknown method %v for service %v", method, svc)
 	}
 	return status.Newf(codes.Unimplemented, "unknown service %v", svc)
-}
-
-type streamKey struct{}
-
-func (s *Server) handlerContext(st *transport.Stream, ss *serverStream) context.Context {
-	ctx := context.WithValue(st.Context(), streamKey{}, ss)
-	ctx = metadata.NewIncomingContext(ctx, st.Metadata())
-	c := st.Conn()
-	p := &peer.Peer{Addr: c.RemoteAddr(), LocalAddr: c.LocalAddr()}
-	if ai, ok := c.AuthInfo().(credentials.AuthInfo); ok {
-		p.AuthInfo = ai
-	}
-	return peer.NewContext(ctx, p)
 }
 
 func (s *Server) processUnary(ss *serverStream, h *handler) {
@@ -208,7 +193,7 @@ func MethodFromContext(ctx context.Context) (string, bool) {
 }
 
 func streamFrom(ctx context.Context) (*serverStream, error) {
-	ss, ok := ctx.Value(streamKey{}).(*serverStream)
+	ss, ok := transport.AttachmentFrom(ctx).(*serverStream)
 	if !ok {
 		return nil, status.Error(codes.Internal, fmt.Sprintf("server: no call in context %v", ctx))
 	}

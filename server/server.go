@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/transport"
 )
 
@@ -188,8 +191,16 @@ func (s *Server) handleRawConn(raw net.Conn) {
 		},
 		Handle:           s.dispatch,
 		HandshakeTimeout: s.opts.connectionTimeout,
-		Keepalive:        s.opts.keepalive,
-		Policy:           s.opts.policy,
+		ConnContext: func(ctx context.Context) context.Context {
+			// One Peer per connection, shared by its calls.
+			p := &peer.Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
+			if ai, ok := auth.(credentials.AuthInfo); ok {
+				p.AuthInfo = ai
+			}
+			return peer.NewContext(ctx, p)
+		},
+		Keepalive: s.opts.keepalive,
+		Policy:    s.opts.policy,
 	}
 	c, err := transport.NewServerConn(nc, cfg)
 	if err != nil {

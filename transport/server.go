@@ -27,6 +27,9 @@ type ServerConfig struct {
 	// Handle is called on the reader goroutine for each new stream; it
 	// must hand the stream to another goroutine and return at once.
 	Handle func(*Stream)
+	// ConnContext, if set, derives the connection's context (the parent of
+	// every stream's) once, e.g. to add values that every call shares.
+	ConnContext func(context.Context) context.Context
 	// HandshakeTimeout bounds reading the client preface. Default 20 s.
 	HandshakeTimeout time.Duration
 	// Keepalive sets server pings and connection ages.
@@ -46,6 +49,9 @@ var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
 func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	c := newConn(nc, cfg.Config, false)
 	c.server = &serverState{handle: cfg.Handle}
+	if cfg.ConnContext != nil {
+		c.ctx = cfg.ConnContext(c.ctx)
+	}
 	timeout := cfg.HandshakeTimeout
 	if timeout == 0 {
 		timeout = 20 * time.Second
@@ -170,15 +176,12 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	}
 	s.contentSubtype = sub
 	s.md = md
-	if hasTimeout {
-		s.ctx, s.cancel = context.WithTimeout(c.ctx, timeout)
-	} else {
-		s.ctx, s.cancel = context.WithCancel(c.ctx)
-	}
+	s.sctx.init(c.ctx, timeout, hasTimeout)
+	s.ctx = &s.sctx
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		s.cancel()
+		s.sctx.cancel(context.Canceled)
 		return nil
 	}
 	c.streams[id] = s
@@ -242,11 +245,8 @@ func (s *Stream) Authority() string { return s.authority }
 
 // Context returns the stream's context: cancelled when the stream ends,
 // the client resets it or the connection closes; with the request's
-// deadline.
+// deadline. On a server stream it is the stream itself (see streamCtx).
 func (s *Stream) Context() context.Context { return s.ctx }
-
-// SetContext replaces the stream's context with one derived from it.
-func (s *Stream) SetContext(ctx context.Context) { s.ctx = ctx }
 
 // Metadata returns the request's metadata. The caller must not modify it.
 func (s *Stream) Metadata() metadata.MD { return s.md }

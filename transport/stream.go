@@ -58,7 +58,7 @@ type Stream struct {
 	method         string
 	authority      string
 	ctx            context.Context
-	cancel         context.CancelFunc
+	sctx           streamCtx // a server stream's context
 	md             metadata.MD
 	contentSubtype string
 	recvCompress   string
@@ -179,8 +179,12 @@ func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD) {
 		err = errStreamFinished
 	}
 	s.CloseRecv(err)
-	if s.cancel != nil {
-		s.cancel()
+	if !s.conn.client {
+		cause := context.Canceled
+		if st.Code() == codes.DeadlineExceeded {
+			cause = context.DeadlineExceeded
+		}
+		s.sctx.cancel(cause)
 	}
 }
 
