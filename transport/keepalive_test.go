@@ -150,7 +150,7 @@ func TestMaxConnectionAgeWithGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		block := make(chan struct{})
 		cc, sc := pipePair(t, ServerConfig{
-			Keepalive: keepalive.ServerParameters{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: 10 * time.Second},
+			Keepalive: keepalive.ServerParameters{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: 30 * time.Second},
 			Handle: func(s *Stream) {
 				go func() {
 					select {
@@ -165,11 +165,13 @@ func TestMaxConnectionAgeWithGrace(t *testing.T) {
 		defer close(block)
 		s, err := cc.NewStream(context.Background(), &CallHdr{Method: "/a.B/C"})
 		require.NoError(t, err)
-		time.Sleep(67 * time.Second) // past the age, +10 % jitter at most
+		// The age fires between 54 s and 66 s (±10 % jitter), the grace
+		// ends 30 s later: at 67 s the GOAWAY is out and the call still runs.
+		time.Sleep(67 * time.Second)
 		synctest.Wait()
 		assert.True(t, cc.Draining(), "old connection got no GOAWAY")
 		assert.False(t, closed(sc), "closed before the grace period")
-		time.Sleep(10 * time.Second)
+		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		assert.True(t, closed(sc), "not closed after the grace period")
 		_, err = s.RecvMsg()
