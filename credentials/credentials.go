@@ -1,10 +1,13 @@
 // Package credentials owns the security handshake a connection goes
-// through before HTTP/2 starts: the TransportCredentials interface and the
-// insecure (cleartext, HTTP/2 with prior knowledge) implementation. TLS
-// implements the same interface.
+// through before HTTP/2 starts: the TransportCredentials interface, the
+// insecure implementation (cleartext, HTTP/2 with prior knowledge) and the
+// TLS one (NewTLS and its shorthands; ALPN "h2" is required of every peer).
+// It also defines PerRPCCredentials, security metadata sent with each call.
 //
 // It never reads or writes HTTP/2 frames; it hands the transport a
-// net.Conn ready for them, plus what it learned about the peer (AuthInfo).
+// net.Conn ready for them, plus what it learned about the peer (AuthInfo,
+// e.g. TLSInfo). Handshakes run on the goroutine of whoever calls them; the
+// credentials hold no per-connection state.
 package credentials
 
 import (

@@ -2,7 +2,8 @@
 // holds no library code: its test (interop_test.go) runs the interop test
 // cases of grpc/grpc's doc/interop-test-descriptions.md across process
 // boundaries, between h2rpc and grpc-go in both directions and between h2rpc
-// and itself.
+// and itself, each in cleartext and over TLS (with the test certificates in
+// grpc-go's module directory, never copied here).
 //
 // This is a separate Go module so that grpc-go, which the cross-tests need,
 // never becomes a dependency of h2rpc itself. Its parts:

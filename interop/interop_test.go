@@ -9,6 +9,9 @@ package interop_test
 //	GoClient_GoServer  grpc-go against itself, a check of the harness; only
 //	                   with H2RPC_INTEROP_SANITY=1
 //
+// and each again over TLS (the same names with _TLS), with grpc-go's test
+// certificates (see tls_test.go).
+//
 // Where the client is h2rpc's, one more subtest, all_on_one_connection, runs
 // every case in order in a single client process, so that later calls reuse
 // a connection on which earlier ones were cancelled or failed.
@@ -43,6 +46,14 @@ const (
 	serverStartTimeout = 20 * time.Second
 	// stopTimeout is how long a server gets to exit after SIGTERM.
 	stopTimeout = 5 * time.Second
+	// soakLatencyBudget is what one iteration of rpc_soak and channel_soak
+	// may take. The interop default, 1 s, suits optimized builds on a quiet
+	// machine; here the processes are race-instrumented and share a few
+	// CPUs with the rest of the run, and a fresh channel_soak connection
+	// (TCP, TLS with a 2048-bit RSA key, HTTP/2) has been seen to take
+	// 1.2-1.8 s. The soak cases are here to check many calls and
+	// connections, not to time them.
+	soakLatencyBudget = 5 * time.Second
 )
 
 // caseNames are the interop cases run for every pairing, in the order of
@@ -131,13 +142,26 @@ type pairing struct {
 	sanityOnly     bool
 	// caseLists says the client takes a comma-separated --test_case.
 	caseLists bool
+	// tls runs the pairing over TLS.
+	tls bool
 }
 
-var pairings = []pairing{
+var pairings = withTLS([]pairing{
 	{name: "GoClient_H2Server", client: grpcGo, server: h2rpc},
 	{name: "H2Client_GoServer", client: h2rpc, server: grpcGo, caseLists: true},
 	{name: "H2Client_H2Server", client: h2rpc, server: h2rpc, caseLists: true},
 	{name: "GoClient_GoServer", client: grpcGo, server: grpcGo, sanityOnly: true},
+})
+
+// withTLS returns ps followed by a TLS run of each.
+func withTLS(ps []pairing) []pairing {
+	all := append([]pairing(nil), ps...)
+	for _, p := range ps {
+		p.name += "_TLS"
+		p.tls = true
+		all = append(all, p)
+	}
+	return all
 }
 
 func TestInterop(t *testing.T) {
@@ -153,18 +177,22 @@ func TestInterop(t *testing.T) {
 			// Build before going parallel: the builds then run one at a
 			// time and the case timeouts never include them.
 			clientBin, serverBin := p.client(t).client, p.server(t).server
+			var serverArgs, clientArgs []string
+			if p.tls {
+				serverArgs, clientArgs = tlsArgs(t)
+			}
 			t.Parallel()
-			port := startServer(t, serverBin)
+			port := startServer(t, serverBin, serverArgs)
 			for _, name := range caseNames {
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					runClient(t, clientBin, port, name)
+					runClient(t, clientBin, port, name, clientArgs)
 				})
 			}
 			if p.caseLists {
 				t.Run("all_on_one_connection", func(t *testing.T) {
 					t.Parallel()
-					runClient(t, clientBin, port, strings.Join(caseNames, ","))
+					runClient(t, clientBin, port, strings.Join(caseNames, ","), clientArgs)
 				})
 			}
 		})
@@ -209,15 +237,15 @@ var startMu sync.Mutex
 // exits before accepting (most likely: its port was taken meanwhile).
 const startAttempts = 3
 
-// startServer starts the interop server bin on a free port, waits until it
-// accepts connections on 127.0.0.1 and returns the port. The server is
-// stopped, and its output logged if t failed, in t.Cleanup.
-func startServer(t *testing.T, bin string) int {
+// startServer starts the interop server bin with args on a free port, waits
+// until it accepts connections on 127.0.0.1 and returns the port. The
+// server is stopped, and its output logged if t failed, in t.Cleanup.
+func startServer(t *testing.T, bin string, args []string) int {
 	t.Helper()
 	startMu.Lock()
 	defer startMu.Unlock()
 	for attempt := 1; ; attempt++ {
-		port, err := tryStartServer(t, bin)
+		port, err := tryStartServer(t, bin, args)
 		if err == nil {
 			return port
 		}
@@ -230,10 +258,10 @@ func startServer(t *testing.T, bin string) int {
 
 var errExitedEarly = errors.New("exited before accepting connections")
 
-func tryStartServer(t *testing.T, bin string) (int, error) {
+func tryStartServer(t *testing.T, bin string, args []string) (int, error) {
 	port := freePort(t)
 	out := &syncBuffer{}
-	cmd := exec.Command(bin, "--port="+strconv.Itoa(port))
+	cmd := exec.Command(bin, append([]string{"--port=" + strconv.Itoa(port)}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting %s: %w", bin, err)
@@ -247,7 +275,7 @@ func tryStartServer(t *testing.T, bin string) (int, error) {
 	t.Cleanup(func() {
 		stopServer(t, cmd, exited)
 		if t.Failed() {
-			t.Logf("server %s --port=%d output:\n%s", filepath.Base(bin), port, out)
+			t.Logf("server %s --port=%d %v output:\n%s", filepath.Base(bin), port, args, out)
 		}
 	})
 
@@ -289,16 +317,17 @@ func stopServer(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) {
 	}
 }
 
-// runClient runs one test case in a client process and fails t, with the
-// process's output, unless it exits 0.
-func runClient(t *testing.T, bin string, port int, testCase string) {
+// runClient runs one test case in a client process, with extra arguments,
+// and fails t, with the process's output, unless it exits 0.
+func runClient(t *testing.T, bin string, port int, testCase string, extra []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 	defer cancel()
-	args := []string{
+	args := append([]string{
 		"--server_host=127.0.0.1",
 		"--server_port=" + strconv.Itoa(port),
 		"--test_case=" + testCase,
-	}
+		"--soak_per_iteration_max_acceptable_latency_ms=" + strconv.FormatInt(soakLatencyBudget.Milliseconds(), 10),
+	}, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()

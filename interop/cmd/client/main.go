@@ -6,10 +6,20 @@
 // Beyond those, --test_case also takes a comma-separated list, run in order
 // on one connection (channel_soak still opens its own), which exercises the
 // reuse of a connection after cancellations, deadlines and errors.
+//
+// Security flags, as in grpc-go's interop client: --use_tls connects over
+// TLS, verifying the server against the host's root CAs, or, with
+// --use_test_ca, against the CA certificates in --ca_file. The server's
+// certificate must carry --server_host_override when it is set (which also
+// becomes the :authority of calls), --server_host otherwise. --use_test_ca
+// and --ca_file are ignored without --use_tls. The client has no test CA of
+// its own: --use_test_ca needs --ca_file (grpc-go's testdata/ca.pem is the
+// usual one).
 package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +31,7 @@ import (
 	"time"
 
 	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/credentials"
 	"github.com/h2rpc/h2rpc/interop/cases"
 	"github.com/h2rpc/h2rpc/metadata"
 )
@@ -28,10 +39,10 @@ import (
 var (
 	serverHost         = flag.String("server_host", "localhost", "The server host name")
 	serverPort         = flag.Int("server_port", 10000, "The server port number")
-	serverHostOverride = flag.String("server_host_override", "", "The server name to claim in :authority (and, with TLS, to verify); --server_host when empty")
+	serverHostOverride = flag.String("server_host_override", "", "The server name to verify in the TLS handshake and to claim in :authority; --server_host when empty")
 	testCase           = flag.String("test_case", "large_unary", "The test case to run, or a comma-separated list run in order on one connection; cases: "+strings.Join(cases.Names, ", "))
 	useTLS             = flag.Bool("use_tls", false, "Connection uses TLS if true")
-	useTestCA          = flag.Bool("use_test_ca", false, "Whether to replace platform root CAs with the test CA (--ca_file) as the CA root")
+	useTestCA          = flag.Bool("use_test_ca", false, "Whether to replace platform root CAs with the test CA in --ca_file as the CA root")
 	caFile             = flag.String("ca_file", "", "The file containing the CA root certificate")
 	additionalMetadata = flag.String("additional_metadata", "", "Additional metadata to send in each request, as a semicolon-separated list of key:value pairs")
 
@@ -69,25 +80,20 @@ func run() error {
 			return fmt.Errorf("%w: unknown --test_case %q (supported: %s)", errUsage, name, strings.Join(cases.Names, ", "))
 		}
 	}
-	if *useTLS {
-		return fmt.Errorf("%w: --use_tls: TLS is not supported by the h2rpc client yet", errUsage)
-	}
-	if *useTestCA || *caFile != "" {
-		return fmt.Errorf("%w: --use_test_ca and --ca_file need --use_tls", errUsage)
-	}
 	md, err := parseMetadata(*additionalMetadata)
 	if err != nil {
 		return fmt.Errorf("%w: --additional_metadata: %v", errUsage, err)
+	}
+	security, err := securityOptions()
+	if err != nil {
+		return err
 	}
 
 	target := *serverHost
 	if *serverPort != 0 {
 		target = net.JoinHostPort(*serverHost, strconv.Itoa(*serverPort))
 	}
-	opts := []client.DialOption{client.WithInsecure()}
-	if *serverHostOverride != "" {
-		opts = append(opts, client.WithAuthority(*serverHostOverride))
-	}
+	opts := security
 	dial := func() (client.Conn, func(), error) {
 		cc, err := client.New(target, opts...)
 		if err != nil {
@@ -129,6 +135,37 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// securityOptions returns the dial options the security flags ask for.
+func securityOptions() ([]client.DialOption, error) {
+	if !*useTLS {
+		// In cleartext nothing is verified; the override only names the
+		// server in :authority.
+		opts := []client.DialOption{client.WithInsecure()}
+		if *serverHostOverride != "" {
+			opts = append(opts, client.WithAuthority(*serverHostOverride))
+		}
+		return opts, nil
+	}
+	var roots *x509.CertPool // nil: the host's root CAs
+	if *useTestCA {
+		if *caFile == "" {
+			return nil, fmt.Errorf("%w: --use_test_ca needs --ca_file: this client has no test CA of its own", errUsage)
+		}
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --ca_file: %v", errUsage, err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: --ca_file: no PEM certificate in %s", errUsage, *caFile)
+		}
+	}
+	// The override, if any, becomes the credentials' ServerName: the name
+	// verified and the default :authority.
+	creds := credentials.NewClientTLSFromCert(roots, *serverHostOverride)
+	return []client.DialOption{client.WithTransportCredentials(creds)}, nil
 }
 
 // parseMetadata parses "k1:v1;k2:v2" into alternating keys and values. A
