@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/h2rpc/h2rpc/balancer"
 	"github.com/h2rpc/h2rpc/codec"
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/compress"
+	"github.com/h2rpc/h2rpc/credentials"
 	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/peer"
@@ -56,7 +58,7 @@ func (cc *ClientConn) callInfo(opts []CallOption) (callInfo, codec.Codec, compre
 	return ci, c, comp, nil
 }
 
-func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) transport.CallHdr {
+func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) (transport.CallHdr, error) {
 	h := transport.CallHdr{
 		Method:         method,
 		ContentSubtype: ci.subtype,
@@ -72,7 +74,45 @@ func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) 
 	if md, added, ok := metadata.FromOutgoingContextRaw(ctx); ok {
 		h.MD, h.AddedMD = md, added
 	}
-	return h
+	if len(cc.opts.perRPC) > 0 || len(ci.perRPC) > 0 {
+		if err := cc.addPerRPCMetadata(ctx, method, ci, &h); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// addPerRPCMetadata asks the call's per-RPC credentials for their metadata.
+func (cc *ClientConn) addPerRPCMetadata(ctx context.Context, method string, ci *callInfo, h *transport.CallHdr) error {
+	secure := cc.opts.creds.Info().SecurityProtocol != "insecure"
+	svc := method
+	if i := strings.LastIndexByte(method, '/'); i > 0 {
+		svc = method[:i]
+	}
+	uri := "https://" + cc.authority + svc
+	// A full slice expression so that appending never writes into the
+	// context's own slice.
+	h.AddedMD = h.AddedMD[:len(h.AddedMD):len(h.AddedMD)]
+	for _, list := range [][]credentials.PerRPCCredentials{cc.opts.perRPC, ci.perRPC} {
+		for _, c := range list {
+			if c.RequireTransportSecurity() && !secure {
+				return status.Error(codes.Unauthenticated, "grpc: per-RPC credentials require transport security; the connection is insecure")
+			}
+			m, err := c.GetRequestMetadata(ctx, uri)
+			if err != nil {
+				if _, ok := status.FromError(err); ok {
+					return err
+				}
+				return status.Errorf(codes.Unauthenticated, "grpc: per-RPC credentials failed: %v", err)
+			}
+			kv := make([]string, 0, 2*len(m))
+			for k, v := range m {
+				kv = append(kv, k, v)
+			}
+			h.AddedMD = append(h.AddedMD, kv)
+		}
+	}
+	return nil
 }
 
 // newTransportStream picks a connection and starts the stream there,
@@ -106,7 +146,10 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 	if err != nil {
 		return err
 	}
-	h := cc.callHdr(ctx, method, &ci)
+	h, err := cc.callHdr(ctx, method, &ci)
+	if err != nil {
+		return err
+	}
 	h.EndStream = true
 	reframe := func() error {
 		buf, framed, err := envelope.Encode(c, comp, req, ci.maxSend)

@@ -25,6 +25,7 @@ type dialOptions struct {
 	staticWindow      bool
 	maxHeaderListSize uint32
 	keepalive         keepalive.ClientParameters
+	perRPC            []credentials.PerRPCCredentials
 }
 
 // DialOption configures a ClientConn.
@@ -125,6 +126,7 @@ type callInfo struct {
 	waitForReady bool
 	subtype      string
 	compressor   string
+	perRPC       []credentials.PerRPCCredentials
 }
 
 // CallOption configures one call.
@@ -177,4 +179,17 @@ func CallContentSubtype(s string) CallOption {
 // compressor (see package compress; "gzip" is built in). Default: none.
 func UseCompressor(name string) CallOption {
 	return callOptionFunc(func(ci *callInfo) { ci.compressor = name })
+}
+
+// WithPerRPCCredentials adds credentials whose metadata (a token, say)
+// goes with every call. Calls fail with UNAUTHENTICATED, unsent, if the
+// credentials require transport security and the connection is insecure.
+func WithPerRPCCredentials(c credentials.PerRPCCredentials) DialOption {
+	return func(o *dialOptions) { o.perRPC = append(o.perRPC, c) }
+}
+
+// PerRPCCredentials adds credentials for this call only (see
+// WithPerRPCCredentials).
+func PerRPCCredentials(c credentials.PerRPCCredentials) CallOption {
+	return callOptionFunc(func(ci *callInfo) { ci.perRPC = append(ci.perRPC, c) })
 }

@@ -65,7 +65,10 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	h := cc.callHdr(ctx, method, &ci)
+	h, err := cc.callHdr(ctx, method, &ci)
+	if err != nil {
+		return nil, err
+	}
 	s, err := cc.newTransportStream(ctx, method, &ci, &h, nil)
 	if err != nil {
 		return nil, err
