@@ -11,8 +11,9 @@ import (
 
 const (
 	// quietBufSize is the inline read buffer used while the connection
-	// is quiet: enough for a typical small request or response.
-	quietBufSize = 1024
+	// is quiet: enough for a typical small request or response; a read
+	// that fills it switches to the pooled buffer.
+	quietBufSize = 512
 	// busyBufSize is the pooled read buffer used while data streams in.
 	busyBufSize = 32 << 10
 	// bypassSize is the read size at and above which ReadFull reads

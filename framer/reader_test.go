@@ -321,7 +321,7 @@ func TestReaderBufferGrowsAndShrinks(t *testing.T) {
 	for i, f := range got {
 		require.Equal(t, byte(i), f.Ping[0])
 	}
-	assert.Equal(t, []int{1024, 32 << 10, 1024}, spy.sizes)
+	assert.Equal(t, []int{512, 32 << 10, 512}, spy.sizes)
 }
 
 func TestReaderPaddedData(t *testing.T) {

@@ -25,7 +25,6 @@ const (
 // system call.
 type Writer struct {
 	dst io.Writer
-	fr  *http2.Framer
 
 	cur     *[]byte   // batch buffer being filled, nil between batches
 	runFrom int       // start in *cur of bytes not yet added to segs
@@ -42,7 +41,6 @@ type Writer struct {
 // NewWriter returns a Writer that writes batches to dst.
 func NewWriter(dst io.Writer) *Writer {
 	w := &Writer{dst: dst, maxFrameSize: 16384}
-	w.fr = http2.NewFramer(w, nil)
 	w.henc = hpack.NewEncoder(&w.hbuf)
 	return w
 }
@@ -126,6 +124,9 @@ func (w *Writer) ReleaseAfterFlush(b *[]byte) {
 // WriteHeaders HPACK-encodes fields and writes them as one HEADERS frame
 // followed by as many CONTINUATION frames as the peer's frame size needs.
 func (w *Writer) WriteHeaders(streamID uint32, endStream bool, fields []hpack.HeaderField) error {
+	if streamID == 0 || streamID > 1<<31-1 {
+		return fmt.Errorf("framer: HEADERS on invalid stream %d", streamID)
+	}
 	w.hbuf.Reset()
 	for _, f := range fields {
 		if err := w.henc.WriteField(f); err != nil {
@@ -134,56 +135,97 @@ func (w *Writer) WriteHeaders(streamID uint32, endStream bool, fields []hpack.He
 	}
 	block := w.hbuf.Bytes()
 	max := int(w.maxFrameSize)
-	first := block
-	if len(first) > max {
-		first = first[:max]
-	}
+	first := block[:min(len(block), max)]
 	block = block[len(first):]
-	if err := w.fr.WriteHeaders(http2.HeadersFrameParam{
-		StreamID:      streamID,
-		BlockFragment: first,
-		EndStream:     endStream,
-		EndHeaders:    len(block) == 0,
-	}); err != nil {
-		return fmt.Errorf("framer: writing HEADERS: %w", err)
+	var flags byte
+	if endStream {
+		flags |= byte(http2.FlagHeadersEndStream)
 	}
+	if len(block) == 0 {
+		flags |= byte(http2.FlagHeadersEndHeaders)
+	}
+	w.frame(http2.FrameHeaders, flags, streamID, first)
 	for len(block) > 0 {
-		chunk := block
-		if len(chunk) > max {
-			chunk = chunk[:max]
-		}
+		chunk := block[:min(len(block), max)]
 		block = block[len(chunk):]
-		if err := w.fr.WriteContinuation(streamID, len(block) == 0, chunk); err != nil {
-			return fmt.Errorf("framer: writing CONTINUATION: %w", err)
+		var cflags byte
+		if len(block) == 0 {
+			cflags = byte(http2.FlagContinuationEndHeaders)
 		}
+		w.frame(http2.FrameContinuation, cflags, streamID, chunk)
 	}
 	return nil
 }
 
+// frame appends one frame with a small payload to the batch.
+func (w *Writer) frame(t http2.FrameType, flags byte, streamID uint32, payload []byte) {
+	var hdr [frameHeaderLen]byte
+	putFrameHeader(hdr[:], len(payload), t, flags, streamID)
+	w.Write(hdr[:])
+	w.Write(payload)
+}
+
 // WriteSettings writes a SETTINGS frame.
 func (w *Writer) WriteSettings(settings ...http2.Setting) error {
-	return w.fr.WriteSettings(settings...)
+	var p [6 * 8]byte
+	buf := p[:0]
+	for _, s := range settings {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(s.ID))
+		buf = binary.BigEndian.AppendUint32(buf, s.Val)
+	}
+	w.frame(http2.FrameSettings, 0, 0, buf)
+	return nil
 }
 
 // WriteSettingsAck writes a SETTINGS frame with the ACK flag.
-func (w *Writer) WriteSettingsAck() error { return w.fr.WriteSettingsAck() }
+func (w *Writer) WriteSettingsAck() error {
+	w.frame(http2.FrameSettings, byte(http2.FlagSettingsAck), 0, nil)
+	return nil
+}
 
 // WritePing writes a PING frame.
-func (w *Writer) WritePing(ack bool, data [8]byte) error { return w.fr.WritePing(ack, data) }
+func (w *Writer) WritePing(ack bool, data [8]byte) error {
+	var flags byte
+	if ack {
+		flags = byte(http2.FlagPingAck)
+	}
+	w.frame(http2.FramePing, flags, 0, data[:])
+	return nil
+}
 
 // WriteWindowUpdate writes a WINDOW_UPDATE frame.
 func (w *Writer) WriteWindowUpdate(streamID, incr uint32) error {
-	return w.fr.WriteWindowUpdate(streamID, incr)
+	if incr == 0 || incr > 1<<31-1 {
+		return fmt.Errorf("framer: WINDOW_UPDATE increment %d out of range", incr)
+	}
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], incr)
+	w.frame(http2.FrameWindowUpdate, 0, streamID, p[:])
+	return nil
 }
 
 // WriteRSTStream writes a RST_STREAM frame.
 func (w *Writer) WriteRSTStream(streamID uint32, code http2.ErrCode) error {
-	return w.fr.WriteRSTStream(streamID, code)
+	if streamID == 0 || streamID > 1<<31-1 {
+		return fmt.Errorf("framer: RST_STREAM on invalid stream %d", streamID)
+	}
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], uint32(code))
+	w.frame(http2.FrameRSTStream, 0, streamID, p[:])
+	return nil
 }
 
 // WriteGoAway writes a GOAWAY frame.
 func (w *Writer) WriteGoAway(lastStreamID uint32, code http2.ErrCode, debug []byte) error {
-	return w.fr.WriteGoAway(lastStreamID, code, debug)
+	var p [8]byte
+	binary.BigEndian.PutUint32(p[:4], lastStreamID&(1<<31-1))
+	binary.BigEndian.PutUint32(p[4:], uint32(code))
+	var hdr [frameHeaderLen]byte
+	putFrameHeader(hdr[:], 8+len(debug), http2.FrameGoAway, 0, 0)
+	w.Write(hdr[:])
+	w.Write(p[:])
+	w.Write(debug)
+	return nil
 }
 
 // WriteRaw appends bytes to the batch as they are (the client preface).

@@ -214,11 +214,15 @@ func (s *Server) handleRawConn(raw net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
 	s.mu.Unlock()
-	<-c.Done()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	// No goroutine waits on the connection: it reports its own end.
+	c.OnDone(func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.connWG.Done()
+	})
 }
 
 // dispatch hands a new stream to an idle worker, or to a goroutine of its

@@ -106,6 +106,7 @@ type Conn struct {
 	activeCount  uint32 // client: open streams; server: running handlers
 	slotFree     chan struct{}
 	onClose      []func(error)
+	onDone       []func()
 	drainStarted bool
 
 	lastPeerIDAtomic atomic.Uint32
@@ -119,8 +120,8 @@ type Conn struct {
 	pingStrikes int
 
 	done         chan struct{} // closed when reader and loopy have exited
-	readerDone   chan struct{}
 	loopyDone    chan struct{}
+	running      atomic.Int32  // goroutines still running
 	settingsSeen chan struct{} // closed at the peer's first SETTINGS
 	settingsOnce sync.Once
 
@@ -133,21 +134,22 @@ type Conn struct {
 func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 	cfg.fill()
 	c := &Conn{
-		client:       client,
-		nc:           nc,
-		cfg:          cfg,
-		q:            controlbuf.NewQueue(),
-		w:            framer.NewWriter(nc),
-		r:            framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize}),
-		streams:      make(map[uint32]*Stream),
-		connLimit:    int64(cfg.ConnWindow),
-		connAvail:    int64(cfg.ConnWindow),
-		maxStreams:   maxStreamID,
-		slotFree:     make(chan struct{}, 1),
-		done:         make(chan struct{}),
-		readerDone:   make(chan struct{}),
-		loopyDone:    make(chan struct{}),
-		settingsSeen: make(chan struct{}),
+		client:     client,
+		nc:         nc,
+		cfg:        cfg,
+		q:          controlbuf.NewQueue(),
+		w:          framer.NewWriter(nc),
+		r:          framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize}),
+		streams:    make(map[uint32]*Stream),
+		connLimit:  int64(cfg.ConnWindow),
+		connAvail:  int64(cfg.ConnWindow),
+		maxStreams: maxStreamID,
+		done:       make(chan struct{}),
+		loopyDone:  make(chan struct{}),
+	}
+	if client {
+		c.slotFree = make(chan struct{}, 1)
+		c.settingsSeen = make(chan struct{})
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lastRead.Store(time.Now().UnixNano())
@@ -186,24 +188,52 @@ func (c *Conn) queueOpening() {
 
 // start runs loopy and the reader.
 func (c *Conn) start() {
+	c.running.Store(2)
 	go func() {
-		defer close(c.loopyDone)
 		err := c.loopy.Run()
 		if err == nil {
 			err = ErrConnClosed
 		}
+		close(c.loopyDone)
 		c.Close(err)
+		c.exited()
 	}()
 	go func() {
-		defer close(c.readerDone)
 		err := c.readLoop()
 		c.Close(err)
+		c.exited()
 	}()
-	go func() {
-		<-c.readerDone
-		<-c.loopyDone
-		close(c.done)
-	}()
+}
+
+// exited is called by each of the connection's goroutines as it ends;
+// the last one closes done and runs the OnDone hooks.
+func (c *Conn) exited() {
+	if c.running.Add(-1) != 0 {
+		return
+	}
+	close(c.done)
+	c.mu.Lock()
+	hooks := c.onDone
+	c.onDone = nil
+	c.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// OnDone registers f to run once the connection has closed and both its
+// goroutines have exited (at once if that has happened).
+func (c *Conn) OnDone(f func()) {
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		f()
+		return
+	default:
+	}
+	c.onDone = append(c.onDone, f)
+	c.mu.Unlock()
 }
 
 // Done is closed once the connection has closed and both its goroutines

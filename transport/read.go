@@ -279,7 +279,9 @@ func (c *Conn) handleSettings(f *http2.SettingsFrame) error {
 		return nil
 	})
 	c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: forLoopy})
-	c.settingsOnce.Do(func() { close(c.settingsSeen) })
+	if c.settingsSeen != nil {
+		c.settingsOnce.Do(func() { close(c.settingsSeen) })
+	}
 	return nil
 }
 
