@@ -130,7 +130,7 @@ func (l *Loopy) handle(it *Item) error {
 	case KindWindowUpdate:
 		return l.w.WriteWindowUpdate(it.StreamID, it.N)
 	case KindPeerWindowUpdate:
-		return l.peerWindowUpdate(it.StreamID, it.N)
+		return l.peerWindowUpdate(it.StreamID, it.N, it.Stream)
 	case KindSettings:
 		return l.w.WriteSettings(it.Settings...)
 	case KindPeerSettings:
@@ -157,7 +157,8 @@ func (l *Loopy) streamWrite(s *OutStream, w *Write) error {
 	}
 	if !s.registered {
 		s.registered = true
-		s.quota = l.initialWindow
+		// quota holds what WINDOW_UPDATEs granted before this first write.
+		s.quota += l.initialWindow
 		l.streams[s.ID] = s
 	}
 	if s.tail == nil {
@@ -320,7 +321,7 @@ func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode)
 	return nil
 }
 
-func (l *Loopy) peerWindowUpdate(id, n uint32) error {
+func (l *Loopy) peerWindowUpdate(id, n uint32, s *OutStream) error {
 	if id == 0 {
 		if l.connQuota+int64(n) > math.MaxInt32 {
 			return l.connError(http2.ErrCodeFlowControl, "connection window overflow")
@@ -328,11 +329,19 @@ func (l *Loopy) peerWindowUpdate(id, n uint32) error {
 		l.connQuota += int64(n)
 		return nil
 	}
-	s := l.streams[id]
 	if s == nil {
+		s = l.streams[id]
+	}
+	if s == nil || s.dead {
 		return nil
 	}
-	if s.quota+int64(n) > math.MaxInt32 {
+	window := s.quota
+	if !s.registered {
+		// Credit for a stream that has not written yet is kept for its
+		// first write, on top of the initial window.
+		window += l.initialWindow
+	}
+	if window+int64(n) > math.MaxInt32 {
 		l.hooks.StreamFlowError(id)
 		return nil
 	}

@@ -28,7 +28,8 @@ const (
 	// KindWindowUpdate writes WINDOW_UPDATE(StreamID, N).
 	KindWindowUpdate
 	// KindPeerWindowUpdate credits N bytes of send quota to StreamID (0:
-	// the connection), as the peer's WINDOW_UPDATE granted.
+	// the connection), as the peer's WINDOW_UPDATE granted. Stream, if
+	// set, is that stream, which may not have written anything yet.
 	KindPeerWindowUpdate
 	// KindSettings writes SETTINGS(Settings).
 	KindSettings

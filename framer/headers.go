@@ -63,6 +63,17 @@ func (d *headerDecoder) emit(hf hpack.HeaderField) {
 			d.invalid = fmt.Errorf("invalid header name %q", hf.Name)
 			return
 		}
+		switch hf.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			// RFC 9113 §8.2.2: connection-specific fields are malformed.
+			d.invalid = fmt.Errorf("connection-specific header %q", hf.Name)
+			return
+		case "te":
+			if hf.Value != "trailers" {
+				d.invalid = errors.New(`"te" other than "trailers"`)
+				return
+			}
+		}
 	}
 	size := hf.Size()
 	if size > d.remain {

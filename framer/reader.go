@@ -126,6 +126,10 @@ func (r *Reader) ReadFull(p []byte) error {
 	return nil
 }
 
+// Buffered reports how many bytes have been read from the connection but
+// not yet consumed.
+func (r *Reader) Buffered() int { return r.w - r.r }
+
 // ReadByte reads one payload byte.
 func (r *Reader) ReadByte() (byte, error) {
 	if r.r == r.w {

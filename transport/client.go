@@ -128,7 +128,7 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 		putBuf(h.Buf)
 		return nil, err
 	}
-	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize, headerCh: make(chan struct{}), done: make(chan struct{})}
+	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize, headerCh: make(chan struct{}), done: make(chan struct{}), contentLength: -1}
 	if h.MaxRecvMsgSize > 0 {
 		s.maxRecv = h.MaxRecvMsgSize
 	}
@@ -355,6 +355,9 @@ func (s *Stream) finishClient(st *status.Status, trailer metadata.MD) {
 	s.conn.removeStream(s)
 	s.finishRecv(st, trailer)
 	rst := state != stream.Closed
+	if rst {
+		s.conn.noteReset(s.ID())
+	}
 	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: rst, Code: http2.ErrCodeNo})
 }
 

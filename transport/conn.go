@@ -91,6 +91,9 @@ type Conn struct {
 	connAvail   int64
 	connPending int64
 	bdp         *bdpEstimator // nil when windows are static
+	// Requests answered with plain HTTP once the reader has drained what
+	// it has buffered; reader goroutine only.
+	pendingReplies []*Stream
 
 	streamWindow atomic.Uint32 // inbound window of new streams
 
@@ -124,6 +127,12 @@ type Conn struct {
 	running      atomic.Int32  // goroutines still running
 	settingsSeen chan struct{} // closed at the peer's first SETTINGS
 	settingsOnce sync.Once
+
+	// Streams we reset lately: frames the peer sent before it saw our
+	// RST_STREAM are ignored for them, while DATA on other closed streams
+	// is a STREAM_CLOSED error (RFC 9113 §5.1). Guarded by mu.
+	recentResets [64]uint32
+	resetNext    int
 
 	server    *serverState
 	clientCfg ClientConfig
@@ -366,4 +375,24 @@ func (c *Conn) connError(code http2.ErrCode, reason string) error {
 func releaseWriteBuf(w *controlbuf.Write) {
 	putBuf(w.Buf)
 	w.Buf = nil
+}
+
+// noteReset records that we reset stream id.
+func (c *Conn) noteReset(id uint32) {
+	c.mu.Lock()
+	c.recentResets[c.resetNext] = id
+	c.resetNext = (c.resetNext + 1) % len(c.recentResets)
+	c.mu.Unlock()
+}
+
+// resetByUs reports whether we reset stream id lately.
+func (c *Conn) resetByUs(id uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.recentResets {
+		if r == id {
+			return true
+		}
+	}
+	return false
 }

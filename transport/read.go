@@ -36,6 +36,9 @@ func (c *Conn) readLoop() (err error) {
 		if err := c.q.Throttle(); err != nil {
 			return err
 		}
+		if len(c.pendingReplies) > 0 && c.r.Buffered() == 0 {
+			c.flushReplies()
+		}
 		fh, err := c.r.ReadFrameHeader()
 		if err != nil {
 			return c.readError(err)
@@ -117,8 +120,13 @@ func (c *Conn) dispatch(f http2.Frame) error {
 		return c.handleGoAway(f)
 	case *http2.PushPromiseFrame:
 		return c.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not allowed")
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			c.streamError(f.StreamID, http2.ErrCodeProtocol, "stream depends on itself")
+		}
+		return nil
 	}
-	// PRIORITY and unknown frame types are ignored (RFC 9113 §5.5).
+	// Unknown frame types are ignored (RFC 9113 §5.5).
 	return nil
 }
 
@@ -137,6 +145,7 @@ func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) {
 		s.reset(status.New(codes.Internal, "transport: "+msg), true, code)
 		return
 	}
+	c.noteReset(id)
 	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: code})
 }
 
@@ -179,8 +188,16 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		if c.idleStream(fh.StreamID) {
 			return c.connError(http2.ErrCodeProtocol, "DATA on idle stream")
 		}
-		// A stream we have closed: frames in flight are expected.
-		return c.r.Discard(n + pad)
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		if !c.resetByUs(fh.StreamID) {
+			// Closed by END_STREAM both ways or by the peer's reset: no
+			// DATA may follow. (After our reset, frames in flight are
+			// expected and ignored.)
+			c.streamError(fh.StreamID, http2.ErrCodeStreamClosed, "DATA on a closed stream")
+		}
+		return nil
 	}
 	st := s.State()
 	if st == stream.HalfClosedRemote || st == stream.Closed {
@@ -195,6 +212,25 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			return err
 		}
 		s.reset(status.New(codes.Internal, "transport: stream window exceeded"), true, http2.ErrCodeFlowControl)
+		return nil
+	}
+	s.dataSeen += int64(n)
+	if s.contentLength >= 0 && s.dataSeen > s.contentLength {
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		s.reset(status.New(codes.Internal, "transport: body longer than content-length"), true, http2.ErrCodeProtocol)
+		return nil
+	}
+	if s.reject != nil {
+		// A request answered with plain HTTP: its body is not read.
+		if err := c.r.Discard(n + pad); err != nil {
+			return err
+		}
+		c.windowUpdate(s, s.Consumed(length))
+		if fh.Flags.Has(http2.FlagDataEndStream) {
+			s.recvEnd(nil)
+		}
 		return nil
 	}
 	if c.client && !s.headerReceived() {
@@ -313,7 +349,13 @@ func (c *Conn) handleWindowUpdate(f *http2.WindowUpdateFrame) error {
 	if f.StreamID != 0 && c.idleStream(f.StreamID) {
 		return c.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE on idle stream")
 	}
-	c.put(controlbuf.Item{Kind: controlbuf.KindPeerWindowUpdate, StreamID: f.StreamID, N: f.Increment})
+	it := controlbuf.Item{Kind: controlbuf.KindPeerWindowUpdate, StreamID: f.StreamID, N: f.Increment}
+	if f.StreamID != 0 {
+		if s := c.stream(f.StreamID); s != nil {
+			it.Stream = &s.Out
+		}
+	}
+	c.put(it)
 	return nil
 }
 

@@ -117,67 +117,80 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	c.mu.Unlock()
 	c.idleSince.Store(0)
 
-	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize}
+	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize, contentLength: -1}
 	s.Init(id, c.streamWindow.Load())
 	s.Transition(stream.EvOpen)
-	if f.Truncated {
-		s.rejectHTTP(431, codes.ResourceExhausted, "header list too large")
-		return nil
-	}
 	var (
-		method, contentType string
-		timeout             time.Duration
-		hasTimeout          bool
-		md                  metadata.MD
+		method, scheme, contentType string
+		timeout                     time.Duration
+		hasTimeout, hasPath         bool
+		md                          metadata.MD
+		reject                      *rejection
 	)
 	for _, hf := range f.Fields {
 		switch hf.Name {
 		case ":method":
 			method = hf.Value
 		case ":path":
-			s.method = hf.Value
+			s.method, hasPath = hf.Value, true
 		case ":authority":
 			s.authority = hf.Value
 		case ":scheme":
+			scheme = hf.Value
 		case "content-type":
 			contentType = hf.Value
+		case "content-length":
+			n, err := strconv.ParseInt(hf.Value, 10, 64)
+			if err != nil || n < 0 {
+				return c.refuseMalformed(s, "malformed content-length")
+			}
+			s.contentLength = n
 		case "grpc-timeout":
 			d, err := wire.DecodeTimeout(hf.Value)
-			if err != nil {
-				s.rejectHTTP(400, codes.Internal, "malformed grpc-timeout: "+err.Error())
-				return nil
+			if err != nil && reject == nil {
+				reject = &rejection{400, codes.Internal, "malformed grpc-timeout: " + err.Error()}
 			}
 			timeout, hasTimeout = d, true
 		case "grpc-encoding":
 			s.recvCompress = hf.Value
 		case "grpc-accept-encoding":
 			s.acceptCompress = hf.Value
-		case "te", "connection":
+		case "te":
 		case "user-agent":
 			addMD(&md, hf.Name, hf.Value)
 		default:
 			if hf.IsPseudo() || metadata.IsReservedHeader(hf.Name) {
 				continue
 			}
-			if !addMD(&md, hf.Name, hf.Value) {
-				s.rejectHTTP(400, codes.Internal, "malformed binary header "+hf.Name)
-				return nil
+			if !addMD(&md, hf.Name, hf.Value) && reject == nil {
+				reject = &rejection{400, codes.Internal, "malformed binary header " + hf.Name}
 			}
 		}
 	}
-	if method != "POST" {
-		s.rejectHTTP(405, codes.Internal, "method "+method+" not allowed")
-		return nil
+	// RFC 9113 §8.3.1: a request has :method, :scheme and a non-empty
+	// :path; without them it is malformed, a stream error.
+	if method == "" || scheme == "" || !hasPath || s.method == "" {
+		return c.refuseMalformed(s, "request without :method, :scheme or :path")
 	}
-	sub, ok := parseContentType(contentType)
-	if !ok {
-		s.rejectHTTP(415, codes.Internal, "invalid gRPC request content-type "+strconv.Quote(contentType))
-		return nil
+	switch {
+	case reject != nil:
+	case f.Truncated:
+		reject = &rejection{431, codes.ResourceExhausted, "header list too large"}
+	case method != "POST":
+		reject = &rejection{405, codes.Internal, "method " + method + " not allowed: this is a gRPC server"}
+	default:
+		sub, ok := parseContentType(contentType)
+		if !ok {
+			reject = &rejection{415, codes.Internal, "invalid gRPC request content-type " + strconv.Quote(contentType)}
+		}
+		s.contentSubtype = sub
 	}
-	s.contentSubtype = sub
 	s.md = md
-	s.sctx.init(c.ctx, timeout, hasTimeout)
-	s.ctx = &s.sctx
+	s.reject = reject
+	if reject == nil {
+		s.sctx.init(c.ctx, timeout, hasTimeout)
+		s.ctx = &s.sctx
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -188,29 +201,106 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	c.mu.Unlock()
 	if f.EndStream {
 		s.Transition(stream.EvRecvEnd)
+		if s.contentLength > 0 {
+			s.reset(status.New(codes.Internal, "transport: content-length without a body"), true, http2.ErrCodeProtocol)
+			c.handlerFinished()
+			return nil
+		}
 		s.CloseRecv(io.EOF)
+	}
+	if reject != nil {
+		// Answered once the reader has handled the frames that came with
+		// the request, like a handler would, so that errors those frames
+		// cause come first.
+		c.pendingReplies = append(c.pendingReplies, s)
+		return nil
 	}
 	c.server.handle(s)
 	return nil
 }
 
-// rejectHTTP answers a request that is not a gRPC call we can serve with a
-// complete HTTP response carrying a gRPC status too.
-func (s *Stream) rejectHTTP(httpStatus int, code codes.Code, msg string) {
-	c := s.conn
+// refuseMalformed resets a malformed request's stream (PROTOCOL_ERROR,
+// RFC 9113 §8.1.1); why is kept for debugging only.
+func (c *Conn) refuseMalformed(s *Stream, _ string) error {
 	s.ended.Store(true)
+	c.noteReset(s.ID())
+	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: s.ID(), Code: http2.ErrCodeProtocol})
+	c.handlerFinished()
+	return nil
+}
+
+// rejection is the plain HTTP answer to a request h2rpc does not serve.
+type rejection struct {
+	httpStatus int
+	code       codes.Code
+	msg        string
+}
+
+// flushReplies answers the rejected requests queued by serverHeaders.
+func (c *Conn) flushReplies() {
+	for _, s := range c.pendingReplies {
+		s.sendRejection()
+	}
+	clear(c.pendingReplies)
+	c.pendingReplies = c.pendingReplies[:0]
+}
+
+// sendRejection answers a request that is not a gRPC call this server can
+// take with a complete HTTP response: a status, a gRPC status for gRPC
+// clients, and a short text body for everyone else.
+func (s *Stream) sendRejection() {
+	c := s.conn
+	if s.ended.Load() {
+		s.finishHandler() // reset meanwhile
+		return
+	}
+	r := s.reject
 	w := controlbuf.NewWrite()
 	fields := []hpack.HeaderField{
-		{Name: ":status", Value: strconv.Itoa(httpStatus)},
+		{Name: ":status", Value: strconv.Itoa(r.httpStatus)},
 		{Name: "content-type", Value: "text/plain; charset=utf-8"},
 	}
-	w.Headers = statusFields(fields, status.New(code, msg))
+	if r.httpStatus == 405 {
+		fields = append(fields, hpack.HeaderField{Name: "allow", Value: "POST"})
+	}
+	w.Headers = statusFields(fields, status.New(r.code, r.msg))
+	w.Data = []byte("h2rpc: " + r.msg + "\n")
 	w.EndStream = true
+	if state, _ := s.Transition(stream.EvSendEnd); state != stream.Closed {
+		// The client is still sending: the stream stays, half-closed,
+		// until it ends its side (its body is discarded) or resets.
+		s.putWrite(w)
+		return
+	}
+	s.ended.Store(true)
 	w.Cleanup = true
-	w.Reset = s.State() != stream.HalfClosedRemote
-	w.Code = http2.ErrCodeNo
+	c.removeStream(s)
 	s.putWrite(w)
-	c.handlerFinished()
+	s.CloseRecv(errStreamFinished)
+	s.finishHandler()
+}
+
+// finishRejected closes a rejected request's stream once the client has
+// ended its side after our reply.
+func (s *Stream) finishRejected() {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	s.Transition(stream.EvRecvEnd)
+	s.conn.removeStream(s)
+	// Behind the reply in the stream's queue, so it cannot overtake it.
+	w := controlbuf.NewWrite()
+	w.Cleanup = true
+	s.putWrite(w)
+	s.CloseRecv(errStreamFinished)
+	s.finishHandler()
+}
+
+// finishHandler frees the stream's slot, once.
+func (s *Stream) finishHandler() {
+	if s.handlerDone.CompareAndSwap(false, true) {
+		s.conn.handlerFinished()
+	}
 }
 
 // handlerFinished frees a handler slot, closing a draining connection
@@ -329,6 +419,9 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		return nil
 	}
 	defer c.handlerFinished()
+	if s.reject != nil {
+		panic("transport: WriteStatus on a rejected request")
+	}
 	if !s.ended.CompareAndSwap(false, true) {
 		putBuf(buf)
 		return s.sendErr()
@@ -357,6 +450,9 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	w.Cleanup = true
 	w.Reset = state != stream.Closed
 	w.Code = http2.ErrCodeNo
+	if w.Reset {
+		c.noteReset(s.ID())
+	}
 	c.removeStream(s)
 	s.putWrite(w)
 	s.finishRecv(nil, nil)

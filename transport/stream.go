@@ -54,7 +54,12 @@ type Stream struct {
 	trailerBuf  [4]hpack.HeaderField
 	unprocessed atomic.Bool
 
+	// Reader goroutine only: content-length checks (RFC 9113 §8.1.1).
+	contentLength int64 // -1: none given
+	dataSeen      int64
+
 	// Server role.
+	reject         *rejection // set for a request answered with plain HTTP
 	method         string
 	authority      string
 	ctx            context.Context
@@ -124,10 +129,16 @@ func (s *Stream) reset(st *status.Status, sendRST bool, code http2.ErrCode) {
 	if !s.ended.CompareAndSwap(false, true) {
 		return
 	}
+	if sendRST {
+		s.conn.noteReset(s.ID())
+	}
 	s.Transition(stream.EvReset)
 	s.conn.removeStream(s)
 	s.finishRecv(st, nil)
 	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: sendRST, Code: code})
+	if s.reject != nil {
+		s.finishHandler()
+	}
 }
 
 // connClosed ends the stream because its connection closed.
@@ -197,8 +208,16 @@ func (s *Stream) recvEnd(_ *status.Status) {
 		s.reset(status.New(codes.Internal, "transport: server closed the stream without sending trailers"), true, http2.ErrCodeProtocol)
 		return
 	}
+	if s.contentLength >= 0 && s.dataSeen != s.contentLength {
+		s.reset(status.New(codes.Internal, "transport: body length differs from content-length"), true, http2.ErrCodeProtocol)
+		return
+	}
 	if s.PartialMessage() {
 		s.reset(status.New(codes.Internal, "transport: stream ended in the middle of a message"), true, http2.ErrCodeProtocol)
+		return
+	}
+	if s.reject != nil && s.State() == stream.HalfClosedLocal {
+		s.finishRejected()
 		return
 	}
 	if _, ok := s.Transition(stream.EvRecvEnd); !ok {
