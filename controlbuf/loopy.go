@@ -27,6 +27,9 @@ type Hooks interface {
 	// LastPeerStreamID reports the last peer-initiated stream id the
 	// transport processed, for a GOAWAY loopy sends on a connection error.
 	LastPeerStreamID() uint32
+	// StreamDone reports that loopy has forgotten s (its last write is
+	// out, or it was cleaned up), once per stream.
+	StreamDone(s *OutStream)
 	// StreamFlowError reports that a WINDOW_UPDATE overflowed stream id's
 	// send window; the transport must end the stream with
 	// RST_STREAM(FLOW_CONTROL_ERROR).
@@ -298,8 +301,9 @@ func (l *Loopy) markWrite() {
 // cleanup forgets s (which may be nil or unknown to loopy), dropping its
 // unwritten writes, and writes RST_STREAM if asked.
 func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode) error {
-	if s != nil {
+	if s != nil && !s.dead {
 		s.dead = true
+		defer l.hooks.StreamDone(s)
 	}
 	if s != nil && s.registered {
 		l.unlink(s)

@@ -31,6 +31,8 @@ type fakeHooks struct {
 
 func (h *fakeHooks) LastPeerStreamID() uint32 { return h.lastID.Load() }
 
+func (h *fakeHooks) StreamDone(*controlbuf.OutStream) {}
+
 func (h *fakeHooks) StreamFlowError(id uint32) {
 	h.mu.Lock()
 	h.flowErrs = append(h.flowErrs, id)

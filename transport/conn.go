@@ -324,6 +324,13 @@ func connStatus(err error) *status.Status {
 // LastPeerStreamID implements controlbuf.Hooks.
 func (c *Conn) LastPeerStreamID() uint32 { return c.lastPeerIDAtomic.Load() }
 
+// StreamDone implements controlbuf.Hooks: loopy has forgotten a stream.
+func (c *Conn) StreamDone(os *controlbuf.OutStream) {
+	if s, ok := os.Owner.(*Stream); ok && !c.client {
+		s.release()
+	}
+}
+
 // StreamFlowError implements controlbuf.Hooks.
 func (c *Conn) StreamFlowError(id uint32) {
 	if s := c.stream(id); s != nil {

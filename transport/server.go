@@ -119,6 +119,11 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 
 	s := &Stream{conn: c, maxRecv: c.cfg.MaxRecvMsgSize, contentLength: -1}
 	s.Init(id, c.streamWindow.Load())
+	s.Out.Owner = s
+	// The stream holds its slot until its handler has finished and loopy
+	// has written its end (or reset it): until then the client counts it
+	// as open too.
+	s.refs.Store(2)
 	s.Transition(stream.EvOpen)
 	var (
 		method, scheme, contentType string
@@ -203,7 +208,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		s.Transition(stream.EvRecvEnd)
 		if s.contentLength > 0 {
 			s.reset(status.New(codes.Internal, "transport: content-length without a body"), true, http2.ErrCodeProtocol)
-			c.handlerFinished()
+			s.finishHandler()
 			return nil
 		}
 		s.CloseRecv(io.EOF)
@@ -296,9 +301,17 @@ func (s *Stream) finishRejected() {
 	s.finishHandler()
 }
 
-// finishHandler frees the stream's slot, once.
+// finishHandler gives up the handler's hold on the stream's slot, once.
 func (s *Stream) finishHandler() {
 	if s.handlerDone.CompareAndSwap(false, true) {
+		s.release()
+	}
+}
+
+// release drops one hold on the stream's slot (see serverHeaders); the
+// last one frees it.
+func (s *Stream) release() {
+	if s.refs.Add(-1) == 0 {
 		s.conn.handlerFinished()
 	}
 }
@@ -418,7 +431,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		putBuf(buf)
 		return nil
 	}
-	defer c.handlerFinished()
+	defer s.release()
 	if s.reject != nil {
 		panic("transport: WriteStatus on a rejected request")
 	}

@@ -73,6 +73,7 @@ type Stream struct {
 	header         metadata.MD
 	trailer        metadata.MD
 	handlerDone    atomic.Bool
+	refs           atomic.Int32 // holds on the stream's slot, see release
 
 	// Client role.
 	hmu         sync.Mutex
