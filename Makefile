@@ -5,25 +5,30 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test bench generate fuzz vet
 
-# Every test of the runtime and of the interop module (real grpc-go peers),
-# under the race detector.
+# Every test of the runtime, the interop module (real grpc-go peers and
+# h2spec) and the benchmark driver, under the race detector; then the
+# throughput and allocation-budget tests, which need it off.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -run 'BDP|Allocs' -v ./internal/e2e/
 	cd interop && $(GO) test -race -count=1 -timeout 20m ./...
+	cd bench && $(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -run 'BDP|Allocs' -v ./internal/e2e/
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	cd interop && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd interop && $(GO) run $(STATICCHECK) ./...
+	cd bench && $(GO) run $(STATICCHECK) ./...
 
-# The side-by-side benchmark (h2rpc vs grpc-go vs raw TCP) on loopback.
-# The driver lands with the benchmark issue; until then this says so.
+# The side-by-side benchmark (h2rpc vs grpc-go vs raw TCP) on loopback:
+# tables on stdout, bench/out/results.json and bench/out/results.svg.
+# BENCHFLAGS=-quick for the short set.
 bench:
-	@echo "bench: the side-by-side driver is not built yet (see the benchmark issue)"
+	$(GO) -C bench run . $(BENCHFLAGS)
 
 # Regenerate checked-in generated code.
 generate:

@@ -211,6 +211,9 @@ func fillCallInfo(s *transport.Stream, ci *callInfo) {
 	if ci.peer != nil {
 		c := s.Conn()
 		*ci.peer = peer.Peer{Addr: c.RemoteAddr(), LocalAddr: c.LocalAddr()}
+		if ai, ok := c.AuthInfo().(credentials.AuthInfo); ok {
+			ci.peer.AuthInfo = ai
+		}
 	}
 }
 

@@ -440,7 +440,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		return s.sendErr()
 	}
 	w := controlbuf.NewWrite()
-	if !s.headerSent && data == nil {
+	if !s.headerSent && data == nil && len(s.header) == 0 {
 		fields := s.fieldBuf[:0]
 		fields = append(fields,
 			hpack.HeaderField{Name: ":status", Value: "200"},
