@@ -9,8 +9,8 @@ import (
 
 	"github.com/h2rpc/h2rpc/client"
 	"github.com/h2rpc/h2rpc/codes"
-	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/server"
+	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
