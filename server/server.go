@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/h2rpc/h2rpc/credentials"
 	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/transport"
 )
@@ -193,11 +192,7 @@ func (s *Server) handleRawConn(raw net.Conn) {
 		HandshakeTimeout: s.opts.connectionTimeout,
 		ConnContext: func(ctx context.Context) context.Context {
 			// One Peer per connection, shared by its calls.
-			p := &peer.Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
-			if ai, ok := auth.(credentials.AuthInfo); ok {
-				p.AuthInfo = ai
-			}
-			return peer.NewContext(ctx, p)
+			return peer.NewContext(ctx, &peer.Peer{Addr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), AuthInfo: auth})
 		},
 		Keepalive: s.opts.keepalive,
 		Policy:    s.opts.policy,
