@@ -73,44 +73,137 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err != nil {
 		return nil, err
 	}
-	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, comp: comp, ci: ci}
+	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, comp: comp, ci: ci, cc: cc, method: method, hdr: h}
 	cs.stop = context.AfterFunc(ctx, func() {
-		s.Cancel(status.FromContextError(ctx.Err()))
+		cs.stream().Cancel(status.FromContextError(ctx.Err()))
 	})
 	return cs, nil
 }
 
-type clientStream struct {
-	s     *transport.Stream
-	ctx   context.Context
-	desc  *StreamDesc
-	codec codec.Codec
-	comp  compress.Compressor
-	ci    callInfo
-	stop  func() bool
+// maxReplay bounds the request bytes a stream keeps to replay on a new
+// connection if the server turns out never to have processed it.
+const maxReplay = 64 << 10
 
-	sentLast bool
+type clientStream struct {
+	ctx    context.Context
+	desc   *StreamDesc
+	codec  codec.Codec
+	comp   compress.Compressor
+	ci     callInfo
+	stop   func() bool
+	cc     *ClientConn
+	method string
+	hdr    transport.CallHdr
+
+	sentLast bool // sender goroutine only
 	endOnce  sync.Once
+
+	// A stream the server never processed (GOAWAY before it, or
+	// REFUSED_STREAM) is started again once on another connection with
+	// the messages sent so far, until the server's first answer commits
+	// it. mu guards these; it is never held across a blocking send.
+	mu          sync.Mutex
+	s           *transport.Stream
+	replay      [][]byte // framed messages sent while uncommitted
+	replayBytes int
+	closedSend  bool
+	committed   bool
+	retried     bool
+}
+
+func (cs *clientStream) stream() *transport.Stream {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.s
+}
+
+// commit ends the chance of a transparent retry: the server answered.
+func (cs *clientStream) commit() {
+	cs.mu.Lock()
+	if !cs.committed {
+		cs.committed = true
+		cs.replay = nil
+	}
+	cs.mu.Unlock()
+}
+
+// remember keeps a copy of a framed message for a possible replay.
+func (cs *clientStream) remember(framed []byte, last bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if last {
+		cs.closedSend = true
+	}
+	if cs.committed {
+		return
+	}
+	if cs.replayBytes+len(framed) > maxReplay {
+		cs.committed = true // too much to keep: no retry
+		cs.replay = nil
+		return
+	}
+	cs.replayBytes += len(framed)
+	cs.replay = append(cs.replay, append([]byte(nil), framed...))
+}
+
+// retry starts the call again on another connection if old ended without
+// the server processing it, replaying what was sent. It reports whether
+// the stream now in use (old's replacement, by this or another goroutine)
+// carries everything sent so far.
+func (cs *clientStream) retry(old *transport.Stream) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.s != old {
+		return true
+	}
+	if cs.committed || cs.retried || !old.Unprocessed() || cs.ctx.Err() != nil {
+		return false
+	}
+	cs.retried = true
+	s, err := cs.cc.newTransportStream(cs.ctx, cs.method, &cs.ci, &cs.hdr, nil)
+	if err != nil {
+		return false
+	}
+	for i, framed := range cs.replay {
+		last := cs.closedSend && i == len(cs.replay)-1
+		if err := s.SendMsg(append([]byte(nil), framed...), nil, last); err != nil {
+			break
+		}
+	}
+	if cs.closedSend && len(cs.replay) == 0 {
+		s.CloseSend()
+	}
+	cs.s = s
+	return true
 }
 
 func (cs *clientStream) Context() context.Context { return cs.ctx }
 
 func (cs *clientStream) Header() (metadata.MD, error) {
-	md, err := cs.s.Header()
-	if err != nil {
-		return nil, toStatusErr(err)
+	for {
+		s := cs.stream()
+		md, err := s.Header()
+		if err == nil {
+			return md, nil
+		}
+		if !cs.retry(s) {
+			return nil, toStatusErr(err)
+		}
 	}
-	return md, nil
 }
 
-func (cs *clientStream) Trailer() metadata.MD { return cs.s.Trailer() }
+func (cs *clientStream) Trailer() metadata.MD { return cs.stream().Trailer() }
 
 func (cs *clientStream) CloseSend() error {
 	if cs.sentLast {
 		return nil
 	}
 	cs.sentLast = true
-	return cs.s.CloseSend()
+	cs.mu.Lock()
+	cs.closedSend = true
+	s := cs.s
+	cs.mu.Unlock()
+	return s.CloseSend()
 }
 
 func (cs *clientStream) SendMsg(m any) error {
@@ -125,8 +218,13 @@ func (cs *clientStream) SendMsg(m any) error {
 	if last {
 		cs.sentLast = true
 	}
-	if err := cs.s.SendMsg(framed, buf, last); err != nil {
+	cs.remember(framed, last)
+	s := cs.stream()
+	if err := s.SendMsg(framed, buf, last); err != nil {
 		if transport.IsStreamEnded(err) {
+			if cs.retry(s) {
+				return nil // replayed on the new stream
+			}
 			return io.EOF
 		}
 		return toStatusErr(err)
@@ -140,7 +238,7 @@ func (cs *clientStream) RecvMsg(m any) error {
 		// One response only: the next thing must be the end.
 		err = cs.recv(nil)
 		if err == nil {
-			cs.s.Cancel(status.New(codes.Internal, "grpc: more than one response message"))
+			cs.stream().Cancel(status.New(codes.Internal, "grpc: more than one response message"))
 			err = status.Error(codes.Internal, "grpc: the server sent more than one response message for a client-streaming call")
 		} else if errors.Is(err, io.EOF) {
 			err = nil
@@ -150,7 +248,12 @@ func (cs *clientStream) RecvMsg(m any) error {
 }
 
 func (cs *clientStream) recv(m any) error {
-	msg, err := cs.s.RecvMsg()
+	s := cs.stream()
+	msg, err := s.RecvMsg()
+	for err != nil && !errors.Is(err, io.EOF) && cs.retry(s) {
+		s = cs.stream()
+		msg, err = s.RecvMsg()
+	}
 	if err != nil {
 		cs.end()
 		if errors.Is(err, io.EOF) {
@@ -161,13 +264,14 @@ func (cs *clientStream) recv(m any) error {
 		}
 		return toStatusErr(err)
 	}
+	cs.commit()
 	defer msg.Release()
 	if m == nil {
 		return nil
 	}
-	enc := cs.s.RecvCompress()
+	enc := s.RecvCompress()
 	if err := envelope.Decode(cs.codec, compress.Get(enc), enc, msg.Data, msg.Compressed, cs.ci.maxRecv, m); err != nil {
-		cs.s.Cancel(status.Convert(err))
+		s.Cancel(status.Convert(err))
 		return err
 	}
 	return nil
@@ -177,6 +281,6 @@ func (cs *clientStream) recv(m any) error {
 func (cs *clientStream) end() {
 	cs.endOnce.Do(func() {
 		cs.stop()
-		fillCallInfo(cs.s, &cs.ci)
+		fillCallInfo(cs.stream(), &cs.ci)
 	})
 }
