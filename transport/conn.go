@@ -28,6 +28,9 @@ const (
 	// DefaultMaxHeaderListSize is the largest header list accepted.
 	DefaultMaxHeaderListSize = 16 << 20
 	maxStreamID              = 1<<31 - 1
+	// DefaultMaxFrameSize is the SETTINGS_MAX_FRAME_SIZE we advertise
+	// unless configured: HTTP/2's default, as peers and tools expect.
+	DefaultMaxFrameSize = 16384
 )
 
 // Config holds what both roles share.
@@ -40,6 +43,11 @@ type Config struct {
 	ConnWindow uint32
 	// MaxHeaderListSize bounds a received header list. Default 16 MiB.
 	MaxHeaderListSize uint32
+	// MaxFrameSize is the largest frame we accept
+	// (SETTINGS_MAX_FRAME_SIZE): peers that honour it send large messages
+	// in fewer, larger DATA frames, which the reader takes straight into
+	// the message's buffer. Default DefaultMaxFrameSize.
+	MaxFrameSize uint32
 	// MaxRecvMsgSize bounds a received message unless a stream says
 	// otherwise. Default 4 MiB.
 	MaxRecvMsgSize int
@@ -66,6 +74,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxRecvMsgSize == 0 {
 		c.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
 	}
 }
 
@@ -148,7 +159,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 		cfg:        cfg,
 		q:          controlbuf.NewQueue(),
 		w:          framer.NewWriter(nc),
-		r:          framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize}),
+		r:          framer.NewReader(nc, framer.ReaderConfig{MaxHeaderListSize: cfg.MaxHeaderListSize, MaxFrameSize: cfg.MaxFrameSize}),
 		streams:    make(map[uint32]*Stream),
 		connLimit:  int64(cfg.ConnWindow),
 		connAvail:  int64(cfg.ConnWindow),
@@ -173,6 +184,9 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 // ourSettings is the SETTINGS frame we open with.
 func (c *Conn) ourSettings() []http2.Setting {
 	s := []http2.Setting{{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize}}
+	if c.cfg.MaxFrameSize != 16384 {
+		s = append(s, http2.Setting{ID: http2.SettingMaxFrameSize, Val: c.cfg.MaxFrameSize})
+	}
 	if c.client {
 		s = append(s, http2.Setting{ID: http2.SettingEnablePush, Val: 0})
 	}

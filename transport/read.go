@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/h2rpc/h2rpc/codes"
@@ -29,6 +30,7 @@ func (c *Conn) readLoop() (err error) {
 			case <-t.C:
 			}
 			t.Stop()
+			c.linger()
 		}
 	}()
 	first := true
@@ -89,6 +91,24 @@ func (c *Conn) readLoop() (err error) {
 			return err
 		}
 	}
+}
+
+// lingerBytes and lingerTime bound how much a connection that failed
+// reads and discards before closing.
+const (
+	lingerBytes = 1 << 20
+	lingerTime  = 500 * time.Millisecond
+)
+
+// linger half-closes a connection that failed and discards what the peer
+// still sends for a moment, so that closing does not make the kernel
+// reset the connection (dropping our GOAWAY) for input left unread.
+func (c *Conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.nc, lingerBytes)
 }
 
 func (c *Conn) readError(err error) error {
