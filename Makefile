@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test bench generate fuzz vet
+.PHONY: test bench generate fuzz vet soak
 
 # Every test of the runtime, the interop module (real grpc-go peers and
 # h2spec) and the benchmark driver, under the race detector; then the
@@ -42,3 +42,8 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# A million unary calls at concurrency 256 plus 1,000 abandoned streams over
+# one connection: heap and goroutines must come back to baseline.
+soak:
+	H2RPC_SOAK=1 $(GO) test -count=1 -run TestSoak -v -timeout 10m ./internal/soak/

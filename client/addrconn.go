@@ -48,7 +48,8 @@ func (ac *addrConn) Connect() {
 	go ac.connectLoop()
 }
 
-// Shutdown closes the SubConn and its connection.
+// Shutdown closes the SubConn; its connection takes no new calls and
+// closes once the calls it carries have finished.
 func (ac *addrConn) Shutdown() { ac.shutdown(false) }
 
 func (ac *addrConn) shutdown(closeAll bool) {
@@ -62,15 +63,24 @@ func (ac *addrConn) shutdown(closeAll bool) {
 	t := ac.t
 	ac.t = nil
 	ac.state = connectivity.Shutdown
+	if t != nil && !closeAll {
+		ac.draining = append(ac.draining, t)
+	}
 	draining := ac.draining
 	ac.mu.Unlock()
-	if t != nil {
-		t.Close(transport.ErrConnClosed)
-	}
 	if closeAll {
+		if t != nil {
+			t.Close(transport.ErrConnClosed)
+		}
 		for _, d := range draining {
 			d.Close(transport.ErrConnClosed)
 		}
+		return
+	}
+	if t != nil {
+		// The balancer moved on (new addresses): calls already on this
+		// connection finish there; it closes after the last one.
+		t.GracefulClose()
 	}
 }
 

@@ -138,8 +138,10 @@ func (r *Reader) ReadHeaderBlock(fh http2.FrameHeader) (*HeaderBlock, error) {
 		d.frag = append(d.frag[:0], payload...)
 		payload = d.frag
 	}
+	wire := 0 // the block's size on the wire so far
 	for {
-		if int64(len(payload)) > 2*int64(d.remain)+4096 {
+		wire += len(payload)
+		if int64(len(payload)) > 2*int64(d.remain)+4096 || int64(wire) > 2*int64(d.max)+16384 {
 			return nil, connErr(http2.ErrCodeProtocol, "header block far larger than the header list limit")
 		}
 		if _, err := d.dec.Write(payload); err != nil {

@@ -247,6 +247,18 @@ func (c *Conn) goingAway() bool {
 	return c.draining
 }
 
+// GracefulClose makes the connection take no new streams and close once
+// the ones it carries have ended.
+func (c *Conn) GracefulClose() {
+	c.mu.Lock()
+	c.draining = true
+	closeNow := len(c.streams) == 0
+	c.mu.Unlock()
+	if closeNow {
+		c.closeAfterFlush()
+	}
+}
+
 // Draining reports whether the connection takes no new streams.
 func (c *Conn) Draining() bool { return c.goingAway() }
 

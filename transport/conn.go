@@ -102,6 +102,8 @@ type Conn struct {
 	connAvail   int64
 	connPending int64
 	bdp         *bdpEstimator // nil when windows are static
+	abuseB      abuseBudget   // reader goroutine only
+
 	// Requests answered with plain HTTP once the reader has drained what
 	// it has buffered; reader goroutine only.
 	pendingReplies []*Stream
@@ -312,12 +314,15 @@ func (c *Conn) Close(err error) {
 	}
 	c.nc.Close()
 	c.cancel()
+	// Hooks first: the client's SubConn must stop handing out this
+	// connection before the calls on it learn that it failed, or a call
+	// made in answer would pick it again.
+	for _, f := range hooks {
+		f(err)
+	}
 	st := connStatus(err)
 	for _, s := range streams {
 		s.connClosed(st)
-	}
-	for _, f := range hooks {
-		f(err)
 	}
 }
 

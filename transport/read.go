@@ -51,6 +51,10 @@ func (c *Conn) readLoop() (err error) {
 				return c.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
 			}
 			first = false
+			if !c.client {
+				// The handshake deadline covered the preface and this.
+				c.nc.SetReadDeadline(time.Time{})
+			}
 		}
 		if fh.Type == http2.FrameData {
 			if err := c.handleData(fh); err != nil {
@@ -63,7 +67,9 @@ func (c *Conn) readLoop() (err error) {
 			if err != nil {
 				var se http2.StreamError
 				if errors.As(err, &se) {
-					c.streamError(se.StreamID, se.Code, se.Error())
+					if err := c.streamError(se.StreamID, se.Code, se.Error()); err != nil {
+						return err
+					}
 					continue
 				}
 				return c.readError(err)
@@ -82,7 +88,9 @@ func (c *Conn) readLoop() (err error) {
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
-				c.streamError(se.StreamID, se.Code, se.Error())
+				if err := c.streamError(se.StreamID, se.Code, se.Error()); err != nil {
+					return err
+				}
 				continue
 			}
 			return c.readError(err)
@@ -96,8 +104,8 @@ func (c *Conn) readLoop() (err error) {
 // lingerBytes and lingerTime bound how much a connection that failed
 // reads and discards before closing.
 const (
-	lingerBytes = 1 << 20
-	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 64 << 10
+	lingerTime  = 250 * time.Millisecond
 )
 
 // linger half-closes a connection that failed and discards what the peer
@@ -142,7 +150,7 @@ func (c *Conn) dispatch(f http2.Frame) error {
 		return c.connError(http2.ErrCodeProtocol, "PUSH_PROMISE is not allowed")
 	case *http2.PriorityFrame:
 		if f.StreamDep == f.StreamID {
-			c.streamError(f.StreamID, http2.ErrCodeProtocol, "stream depends on itself")
+			return c.streamError(f.StreamID, http2.ErrCodeProtocol, "stream depends on itself")
 		}
 		return nil
 	}
@@ -150,8 +158,9 @@ func (c *Conn) dispatch(f http2.Frame) error {
 	return nil
 }
 
-// streamError resets one stream for a stream-level protocol error.
-func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) {
+// streamError resets one stream for a stream-level protocol error; it
+// returns a connection error when the peer provokes such resets too often.
+func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) error {
 	if !c.client && id%2 == 1 {
 		// A request that failed to parse still used up its stream id.
 		c.mu.Lock()
@@ -163,10 +172,13 @@ func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) {
 	}
 	if s := c.stream(id); s != nil {
 		s.reset(status.New(codes.Internal, "transport: "+msg), true, code)
-		return
+		// Resetting a stream we accepted is work the peer provoked
+		// (MadeYouReset); refusing one never dispatched costs nothing.
+		return c.abuse("too_many_resets")
 	}
 	c.noteReset(id)
 	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: code})
+	return nil
 }
 
 // handleData reads one DATA frame's payload into its stream.
@@ -185,6 +197,11 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(c.connPending)})
 		c.connAvail += c.connPending
 		c.connPending = 0
+	}
+	if length == 0 && !fh.Flags.Has(http2.FlagDataEndStream) {
+		if err := c.abuse("too_many_empty_frames"); err != nil {
+			return err
+		}
 	}
 	n := length
 	pad := 0
@@ -215,7 +232,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			// Closed by END_STREAM both ways or by the peer's reset: no
 			// DATA may follow. (After our reset, frames in flight are
 			// expected and ignored.)
-			c.streamError(fh.StreamID, http2.ErrCodeStreamClosed, "DATA on a closed stream")
+			return c.streamError(fh.StreamID, http2.ErrCodeStreamClosed, "DATA on a closed stream")
 		}
 		return nil
 	}
@@ -225,14 +242,14 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			return err
 		}
 		s.reset(status.New(codes.Internal, "transport: DATA after END_STREAM"), true, http2.ErrCodeStreamClosed)
-		return nil
+		return c.abuse("too_many_resets")
 	}
 	if !s.OnData(length) {
 		if err := c.r.Discard(n + pad); err != nil {
 			return err
 		}
 		s.reset(status.New(codes.Internal, "transport: stream window exceeded"), true, http2.ErrCodeFlowControl)
-		return nil
+		return c.abuse("too_many_resets")
 	}
 	s.dataSeen += int64(n)
 	if s.contentLength >= 0 && s.dataSeen > s.contentLength {
@@ -240,7 +257,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			return err
 		}
 		s.reset(status.New(codes.Internal, "transport: body longer than content-length"), true, http2.ErrCodeProtocol)
-		return nil
+		return c.abuse("too_many_resets")
 	}
 	if s.reject != nil {
 		// A request answered with plain HTTP: its body is not read.
@@ -258,7 +275,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			return err
 		}
 		s.reset(status.New(codes.Internal, "transport: DATA before response headers"), true, http2.ErrCodeProtocol)
-		return nil
+		return c.abuse("too_many_resets")
 	}
 	streamErr, ioErr := s.ReadData(c.r, n, s.maxRecv)
 	if ioErr != nil {
@@ -282,6 +299,9 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		// The handler learns it from RecvMsg and answers with the status;
 		// the rest of the stream's data is discarded.
 		s.CloseRecv(&Error{St: st})
+		if fh.Flags.Has(http2.FlagDataEndStream) {
+			s.Transition(stream.EvRecvEnd)
+		}
 		return nil
 	}
 	if fh.Flags.Has(http2.FlagDataEndStream) {
@@ -363,8 +383,7 @@ func (c *Conn) handleWindowUpdate(f *http2.WindowUpdateFrame) error {
 		if f.StreamID == 0 {
 			return c.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE of 0")
 		}
-		c.streamError(f.StreamID, http2.ErrCodeProtocol, "WINDOW_UPDATE of 0")
-		return nil
+		return c.streamError(f.StreamID, http2.ErrCodeProtocol, "WINDOW_UPDATE of 0")
 	}
 	if f.StreamID != 0 && c.idleStream(f.StreamID) {
 		return c.connError(http2.ErrCodeProtocol, "WINDOW_UPDATE on idle stream")
@@ -379,7 +398,7 @@ func (c *Conn) handleWindowUpdate(f *http2.WindowUpdateFrame) error {
 	return nil
 }
 
-func (c *Conn) handleRST(f *http2.RSTStreamFrame) error {
+func (c *Conn) handleRST(f *http2.RSTStreamFrame) (err error) {
 	if f.StreamID == 0 {
 		return c.connError(http2.ErrCodeProtocol, "RST_STREAM on stream 0")
 	}
@@ -394,6 +413,14 @@ func (c *Conn) handleRST(f *http2.RSTStreamFrame) error {
 	msg := fmt.Sprintf("stream terminated by RST_STREAM with error code: %v", f.ErrCode)
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		s.unprocessed.Store(true)
+	}
+	if !c.client && !s.ended.Load() {
+		// A stream reset before we answered it: Rapid Reset's currency.
+		defer func() {
+			if err == nil {
+				err = c.abuse("too_many_resets")
+			}
+		}()
 	}
 	// A server cancels a call whose propagated deadline passed; the
 	// caller should see its deadline, as it would had it fired here first.

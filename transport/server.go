@@ -42,6 +42,10 @@ type serverState struct {
 	handle func(*Stream)
 }
 
+// drainPingTimeout bounds the wait for the ACK of a graceful shutdown's
+// PING.
+const drainPingTimeout = 5 * time.Second
+
 var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
 
 // NewServerConn runs the server side of the HTTP/2 handshake on nc and
@@ -66,7 +70,7 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("transport: bad client preface %q", preface[:])
 	}
-	nc.SetReadDeadline(time.Time{})
+	// The read deadline stays until the client's SETTINGS arrive (readLoop).
 	c.policy = cfg.Policy
 	c.loopy.SetWriteFlag(&c.sentData)
 	c.queueOpening()
@@ -105,11 +109,13 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	c.lastPeerIDAtomic.Store(id)
 	if c.draining || c.closed {
 		c.mu.Unlock()
+		c.noteReset(id)
 		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
 		return nil
 	}
 	if max := c.cfg.MaxConcurrentStreams; max > 0 && c.activeCount >= max {
 		c.mu.Unlock()
+		c.noteReset(id)
 		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
 		return nil
 	}
@@ -431,12 +437,22 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		putBuf(buf)
 		return nil
 	}
-	defer s.release()
+	// The handler's hold on the slot goes before the stream's last frame
+	// is queued: a client may reuse the slot as soon as it reads it.
 	if s.reject != nil {
 		panic("transport: WriteStatus on a rejected request")
 	}
+	if s.sctx.Err() == context.DeadlineExceeded {
+		// The client has given up: end the stream at once, dropping
+		// writes its closed window may be holding back.
+		putBuf(buf)
+		s.release()
+		s.reset(status.New(codes.DeadlineExceeded, "transport: deadline exceeded"), true, http2.ErrCodeCancel)
+		return nil
+	}
 	if !s.ended.CompareAndSwap(false, true) {
 		putBuf(buf)
+		s.release()
 		return s.sendErr()
 	}
 	w := controlbuf.NewWrite()
@@ -467,6 +483,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		c.noteReset(s.ID())
 	}
 	c.removeStream(s)
+	s.release()
 	s.putWrite(w)
 	s.finishRecv(nil, nil)
 	return nil
@@ -493,6 +510,10 @@ func (c *Conn) DrainWith(reason string) {
 	}
 	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo, Debug: debug})
 	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: drainPingData})
+	// A client that never acknowledges the PING does not hold the
+	// shutdown: after drainPingTimeout the second GOAWAY goes anyway.
+	t := time.AfterFunc(drainPingTimeout, func() { c.serverPingAck(drainPingData) })
+	c.OnClose(func(error) { t.Stop() })
 }
 
 func (c *Conn) serverPingAck(data [8]byte) {

@@ -1,0 +1,43 @@
+package transport
+
+import (
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// A connection may make us do pointless work only so fast: each stream the
+// peer resets before it was answered, each reset its malformed frames
+// provoke, and each empty DATA frame costs a token; tokens come back at
+// abuseRate per second up to abuseBurst. A peer that runs out is sent
+// GOAWAY(ENHANCE_YOUR_CALM) (Rapid Reset, CVE-2023-44487; MadeYouReset,
+// CVE-2025-8671; empty-frame floods). Legitimate clients cancelling calls
+// stay far below it.
+const (
+	abuseBurst = 1000
+	abuseRate  = 500 // per second
+)
+
+// abuseBudget is the reader goroutine's token bucket.
+type abuseBudget struct {
+	tokens float64
+	last   time.Time
+}
+
+// abuse spends one token; it returns a connection error (GOAWAY queued)
+// once the budget is gone.
+func (c *Conn) abuse(reason string) error {
+	b := &c.abuseB
+	now := time.Now()
+	if b.last.IsZero() {
+		b.tokens = abuseBurst
+	} else {
+		b.tokens = min(abuseBurst, b.tokens+now.Sub(b.last).Seconds()*abuseRate)
+	}
+	b.last = now
+	b.tokens--
+	if b.tokens < 0 {
+		return c.connError(http2.ErrCodeEnhanceYourCalm, reason)
+	}
+	return nil
+}
