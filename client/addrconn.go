@@ -207,6 +207,7 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 			StreamWindow:      o.streamWindow,
 			ConnWindow:        o.connWindow,
 			StaticWindow:      o.staticWindow,
+			MaxFrameSize:      o.maxFrameSize,
 			MaxHeaderListSize: o.maxHeaderListSize,
 			AuthInfo:          auth,
 		},

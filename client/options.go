@@ -23,6 +23,7 @@ type dialOptions struct {
 	streamWindow      uint32
 	connWindow        uint32
 	staticWindow      bool
+	maxFrameSize      uint32
 	maxHeaderListSize uint32
 	keepalive         keepalive.ClientParameters
 	perRPC            []credentials.PerRPCCredentials
@@ -192,4 +193,11 @@ func WithPerRPCCredentials(c credentials.PerRPCCredentials) DialOption {
 // WithPerRPCCredentials).
 func PerRPCCredentials(c credentials.PerRPCCredentials) CallOption {
 	return callOptionFunc(func(ci *callInfo) { ci.perRPC = append(ci.perRPC, c) })
+}
+
+// WithMaxFrameSize sets the largest HTTP/2 frame the client accepts
+// (SETTINGS_MAX_FRAME_SIZE, 16 KiB to 16 MiB - 1); servers that honour it
+// send large responses in fewer frames. Default 16 KiB.
+func WithMaxFrameSize(n uint32) DialOption {
+	return func(o *dialOptions) { o.maxFrameSize = n }
 }

@@ -183,6 +183,7 @@ func (s *Server) handleRawConn(raw net.Conn) {
 			StreamWindow:         s.opts.streamWindow,
 			ConnWindow:           s.opts.connWindow,
 			StaticWindow:         s.opts.staticWindow,
+			MaxFrameSize:         s.opts.maxFrameSize,
 			MaxHeaderListSize:    s.opts.maxHeaderListSize,
 			MaxRecvMsgSize:       s.opts.maxRecvMsgSize,
 			MaxConcurrentStreams: s.opts.maxConcurrentStreams,

@@ -75,8 +75,13 @@ func (c *Config) fill() {
 	if c.MaxRecvMsgSize == 0 {
 		c.MaxRecvMsgSize = DefaultMaxRecvMsgSize
 	}
-	if c.MaxFrameSize == 0 {
+	switch {
+	case c.MaxFrameSize == 0:
 		c.MaxFrameSize = DefaultMaxFrameSize
+	case c.MaxFrameSize < 16384:
+		c.MaxFrameSize = 16384 // the smallest HTTP/2 allows
+	case c.MaxFrameSize > 1<<24-1:
+		c.MaxFrameSize = 1<<24 - 1 // the largest HTTP/2 allows
 	}
 }
 
