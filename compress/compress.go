@@ -6,15 +6,17 @@
 // the limit it is given, so a small compressed message cannot inflate into
 // an allocation past the receiver's maximum message size.
 //
-// The registry is written by Register at init time and read concurrently
-// afterwards. The package never frames messages or touches headers.
+// The registry is written by Register at init time and read concurrently,
+// without locks, afterwards. The package never frames messages or touches headers.
 package compress
 
 import (
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrTooLarge is returned by Decompress when the output would exceed its
@@ -34,10 +36,16 @@ type Compressor interface {
 	Decompress(src []byte, limit int) (*[]byte, error)
 }
 
+// registry is replaced whole by Register (copy on write), so that the
+// lookups on every call take no lock.
+type registry struct {
+	byName map[string]Compressor
+	names  string // comma-separated, sorted: the grpc-accept-encoding value
+}
+
 var (
-	mu       sync.RWMutex
-	registry = map[string]Compressor{}
-	names    string // comma-separated, sorted: the grpc-accept-encoding value
+	mu      sync.Mutex // serialises Register
+	current atomic.Pointer[registry]
 )
 
 // Register adds c under c.Name(), replacing any earlier one. Call it from
@@ -45,28 +53,26 @@ var (
 func Register(c Compressor) {
 	mu.Lock()
 	defer mu.Unlock()
-	registry[strings.ToLower(c.Name())] = c
-	list := make([]string, 0, len(registry))
-	for n := range registry {
-		list = append(list, n)
+	next := &registry{byName: map[string]Compressor{}}
+	if r := current.Load(); r != nil {
+		maps.Copy(next.byName, r.byName)
 	}
-	sort.Strings(list)
-	names = strings.Join(list, ",")
+	next.byName[strings.ToLower(c.Name())] = c
+	list := slices.Sorted(maps.Keys(next.byName))
+	next.names = strings.Join(list, ",")
+	current.Store(next)
 }
 
 // Get returns the compressor registered under name, or nil.
 func Get(name string) Compressor {
-	mu.RLock()
-	defer mu.RUnlock()
-	return registry[name]
+	if name == "" {
+		return nil
+	}
+	return current.Load().byName[name]
 }
 
 // Names returns the registered names, comma-separated: the value for
 // grpc-accept-encoding.
-func Names() string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return names
-}
+func Names() string { return current.Load().names }
 
 func init() { Register(Gzip) }

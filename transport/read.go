@@ -266,7 +266,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		}
 		c.windowUpdate(s, s.Consumed(length))
 		if fh.Flags.Has(http2.FlagDataEndStream) {
-			s.recvEnd(nil)
+			s.recvEnd()
 		}
 		return nil
 	}
@@ -305,7 +305,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		return nil
 	}
 	if fh.Flags.Has(http2.FlagDataEndStream) {
-		s.recvEnd(nil)
+		s.recvEnd()
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 			s.reset(status.New(codes.Internal, "transport: trailers without END_STREAM"), true, http2.ErrCodeProtocol)
 			return nil
 		}
-		s.recvEnd(nil)
+		s.recvEnd()
 		return nil
 	}
 	if id <= c.lastPeerID {

@@ -203,7 +203,7 @@ func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD) {
 var errStreamFinished = status.Error(codes.Internal, "transport: the stream is done")
 
 // recvEnd handles END_STREAM on a DATA frame.
-func (s *Stream) recvEnd(_ *status.Status) {
+func (s *Stream) recvEnd() {
 	if s.conn.client {
 		// gRPC responses end with trailers, never with DATA.
 		s.reset(status.New(codes.Internal, "transport: server closed the stream without sending trailers"), true, http2.ErrCodeProtocol)

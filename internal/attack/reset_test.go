@@ -60,6 +60,16 @@ func waitIdle(t *testing.T, g *gauge) {
 // moment to notice the cancellation (a reset stream keeps its slot until
 // its handler has returned), and the server stays healthy.
 func TestRapidResetBounded(t *testing.T) {
+	floodBounded(t, "rapid reset", rapidReset)
+}
+
+// floodBounded runs floodStreams streams scripted by attack against a
+// server with MaxConcurrentStreams 8 whose handlers take a moment to see
+// their end, and checks that the server gets through the flood with the
+// connection open, never runs more handlers than allowed, keeps serving
+// another client and stays within its memory and goroutine bounds.
+func floodBounded(t *testing.T, name string, attack func(p *peer, id uint32)) {
+	t.Helper()
 	const maxStreams = 8
 	tgt := startServer(t, server.MaxConcurrentStreams(maxStreams))
 	cc := goodClient(t, tgt)
@@ -69,13 +79,13 @@ func TestRapidResetBounded(t *testing.T) {
 	p := connect(t, tgt.addr)
 
 	start := time.Now()
-	sent := floodStreamsWith(p, floodStreams, rapidReset)
+	sent := floodStreamsWith(p, floodStreams, attack)
 	require.True(t, p.sync(10*time.Second), "the server did not get through the flood")
 	took := time.Since(start)
 	during := measure()
 	waitIdle(t, &tgt.svc.hold)
-	t.Logf("rapid reset: %d streams opened and cancelled in %v; %d handlers started, at most %d at once; server sent %v",
-		sent, took.Round(time.Millisecond), tgt.svc.hold.total.Load(), tgt.svc.hold.peak.Load(), p.summary())
+	t.Logf("%s: %d streams in %v; %d handlers started, at most %d at once; server sent %v",
+		name, sent, took.Round(time.Millisecond), tgt.svc.hold.total.Load(), tgt.svc.hold.peak.Load(), p.summary())
 
 	assert.Equal(t, floodStreams, sent, "the server closed the connection")
 	assert.Positive(t, tgt.svc.hold.total.Load(), "no handler ran: the attack did not reach the server")
@@ -89,14 +99,24 @@ func TestRapidResetBounded(t *testing.T) {
 // TestRapidResetGoAway: a connection that keeps opening and cancelling
 // streams is ended with GOAWAY(ENHANCE_YOUR_CALM).
 func TestRapidResetGoAway(t *testing.T) {
-	tgt := startServer(t) // MaxConcurrentStreams unlimited, the default, where this matters most
+	floodGoAway(t, "rapid reset", rapidReset)
+}
+
+// floodGoAway runs twice floodStreams streams scripted by attack against a
+// server with the default (unlimited) MaxConcurrentStreams, where this
+// matters most, and checks that the connection is ended with
+// GOAWAY(ENHANCE_YOUR_CALM) before the flood is through while another
+// client keeps being served.
+func floodGoAway(t *testing.T, name string, attack func(p *peer, id uint32)) {
+	t.Helper()
+	tgt := startServer(t)
 	cc := goodClient(t, tgt)
 	pr := startProber(t, cc)
 	p := connect(t, tgt.addr)
 
-	sent := floodStreamsWith(p, 2*floodStreams, rapidReset)
+	sent := floodStreamsWith(p, 2*floodStreams, attack)
 	ga, ok := p.await(3*time.Second, isGoAway)
-	t.Logf("rapid reset: %d streams sent, connection closed: %v; server sent %v", sent, p.isClosed(), p.summary())
+	t.Logf("%s: %d streams sent, connection closed: %v; server sent %v", name, sent, p.isClosed(), p.summary())
 	require.True(t, ok, "no GOAWAY")
 	assert.Equal(t, http2.ErrCodeEnhanceYourCalm, ga.code, "GOAWAY code (debug %q)", ga.debug)
 	assert.Less(t, sent, 2*floodStreams, "the server read the whole flood")
@@ -190,48 +210,13 @@ func madeYouReset() func(p *peer, id uint32) {
 // handler slots only once their handlers have returned, so handlers never
 // exceed MaxConcurrentStreams; the server stays healthy.
 func TestMadeYouResetBounded(t *testing.T) {
-	const maxStreams = 8
-	tgt := startServer(t, server.MaxConcurrentStreams(maxStreams))
-	cc := goodClient(t, tgt)
-	base := measure()
-	pr := startProber(t, cc)
-	tgt.svc.linger.Store(int64(2 * time.Millisecond))
-	p := connect(t, tgt.addr)
-
-	start := time.Now()
-	sent := floodStreamsWith(p, floodStreams, madeYouReset())
-	require.True(t, p.sync(10*time.Second), "the server did not get through the flood")
-	took := time.Since(start)
-	during := measure()
-	waitIdle(t, &tgt.svc.hold)
-	t.Logf("MadeYouReset: %d provoked resets in %v; %d handlers started, at most %d at once; server sent %v",
-		sent, took.Round(time.Millisecond), tgt.svc.hold.total.Load(), tgt.svc.hold.peak.Load(), p.summary())
-
-	assert.Equal(t, floodStreams, sent, "the server closed the connection")
-	assert.Positive(t, tgt.svc.hold.total.Load(), "no handler ran: the attack did not reach the server")
-	assert.LessOrEqual(t, tgt.svc.hold.peak.Load(), int64(maxStreams), "more handlers ran at once than MaxConcurrentStreams")
-	checkUsage(t, "during the flood", base, during, heapSlack, goroutineSlack)
-	pr.check(t)
-	p.nc.Close()
-	settle(t, "after the attacker left", base)
+	floodBounded(t, "MadeYouReset", madeYouReset())
 }
 
 // TestMadeYouResetGoAway: a connection that keeps making the server reset
 // streams is ended with GOAWAY(ENHANCE_YOUR_CALM).
 func TestMadeYouResetGoAway(t *testing.T) {
-	tgt := startServer(t) // MaxConcurrentStreams unlimited, the default, where this matters most
-	cc := goodClient(t, tgt)
-	pr := startProber(t, cc)
-	p := connect(t, tgt.addr)
-
-	sent := floodStreamsWith(p, 2*floodStreams, madeYouReset())
-	ga, ok := p.await(3*time.Second, isGoAway)
-	t.Logf("MadeYouReset: %d streams sent, connection closed: %v; server sent %v", sent, p.isClosed(), p.summary())
-	require.True(t, ok, "no GOAWAY")
-	assert.Equal(t, http2.ErrCodeEnhanceYourCalm, ga.code, "GOAWAY code (debug %q)", ga.debug)
-	assert.Less(t, sent, 2*floodStreams, "the server read the whole flood")
-	assert.True(t, p.awaitClosed(3*time.Second), "connection not closed after GOAWAY")
-	pr.check(t)
+	floodGoAway(t, "MadeYouReset", madeYouReset())
 }
 
 // TestRefusedStreamFramesIgnored: frames the peer sent on a stream before
