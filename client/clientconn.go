@@ -44,13 +44,15 @@ type ClientConn struct {
 	balMu    sync.Mutex
 	res      resolver.Resolver
 	bal      balancer.Balancer
-	subConns map[*addrConn]struct{}
+	subConns []*addrConn // every SubConn made; nil once closed
+	balDone  bool        // Close has taken subConns
 
 	pmu      sync.Mutex
 	picker   balancer.Picker
-	pickerCh chan struct{} // closed when picker changes
+	pickerN  uint64        // counts picker updates
+	pickerCh chan struct{} // closed when picker changes; made by a waiter
 	state    connectivity.State
-	stateCh  chan struct{} // closed when state changes
+	stateCh  chan struct{} // closed when state changes; made by a waiter
 	closed   bool
 	idle     bool // nothing built yet: resolution starts at the first call
 }
@@ -59,12 +61,7 @@ type ClientConn struct {
 // "dns:///host:port"). It does not connect: the first call or Connect
 // does.
 func New(target string, opts ...DialOption) (*ClientConn, error) {
-	cc := &ClientConn{
-		pickerCh: make(chan struct{}),
-		stateCh:  make(chan struct{}),
-		subConns: make(map[*addrConn]struct{}),
-		idle:     true,
-	}
+	cc := &ClientConn{idle: true}
 	cc.opts.balancer = "pick_first"
 	for _, o := range opts {
 		o(&cc.opts)
@@ -143,7 +140,7 @@ func (cc *ClientConn) GetState() connectivity.State {
 func (cc *ClientConn) WaitForStateChange(ctx context.Context, s connectivity.State) bool {
 	for {
 		cc.pmu.Lock()
-		cur, ch := cc.state, cc.stateCh
+		cur, ch := cc.state, waitChan(&cc.stateCh)
 		cc.pmu.Unlock()
 		if cur != s {
 			return true
@@ -163,8 +160,24 @@ func (cc *ClientConn) setState(s connectivity.State) {
 		return
 	}
 	cc.state = s
-	close(cc.stateCh)
-	cc.stateCh = make(chan struct{})
+	notifyChan(&cc.stateCh)
+}
+
+// waitChan returns *ch, making it first if no one waits yet: idle
+// ClientConns keep no channels. The caller holds pmu.
+func waitChan(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
+}
+
+// notifyChan wakes the waiters on *ch, if any. The caller holds pmu.
+func notifyChan(ch *chan struct{}) {
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
+	}
 }
 
 // Close tears the ClientConn down: pending and later calls fail with
@@ -177,22 +190,19 @@ func (cc *ClientConn) Close() error {
 	}
 	cc.closed = true
 	cc.state = connectivity.Shutdown
-	close(cc.stateCh)
-	close(cc.pickerCh)
+	notifyChan(&cc.stateCh)
+	notifyChan(&cc.pickerCh)
 	cc.pmu.Unlock()
 
 	cc.balMu.Lock()
+	acs := cc.subConns
+	cc.subConns, cc.balDone = nil, true
 	if cc.res != nil {
 		cc.res.Close()
 	}
 	if cc.bal != nil {
 		cc.bal.Close()
 	}
-	acs := make([]*addrConn, 0, len(cc.subConns))
-	for ac := range cc.subConns {
-		acs = append(acs, ac)
-	}
-	cc.subConns = nil
 	cc.balMu.Unlock()
 	for _, ac := range acs {
 		ac.shutdown(true)
@@ -210,7 +220,7 @@ func (cc *ClientConn) pick(ctx context.Context, method string, waitForReady bool
 	var lastErr error
 	for {
 		cc.pmu.Lock()
-		p, ch, closed := cc.picker, cc.pickerCh, cc.closed
+		p, n, closed := cc.picker, cc.pickerN, cc.closed
 		cc.pmu.Unlock()
 		if closed {
 			return nil, nil, ErrClientConnClosing
@@ -235,6 +245,13 @@ func (cc *ClientConn) pick(ctx context.Context, method string, waitForReady bool
 				lastErr = err
 			}
 		}
+		cc.pmu.Lock()
+		if cc.pickerN != n || cc.closed {
+			cc.pmu.Unlock()
+			continue
+		}
+		ch := waitChan(&cc.pickerCh)
+		cc.pmu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -282,14 +299,14 @@ type balancerCC struct{ cc *ClientConn }
 
 func (b balancerCC) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
 	cc := b.cc
-	if cc.subConns == nil {
+	if cc.balDone {
 		return nil, errors.New("client: ClientConn is closed")
 	}
 	if len(addrs) == 0 {
 		return nil, errors.New("client: NewSubConn with no addresses")
 	}
 	ac := newAddrConn(cc, addrs, opts.StateListener)
-	cc.subConns[ac] = struct{}{}
+	cc.subConns = append(cc.subConns, ac)
 	return ac, nil
 }
 
@@ -301,8 +318,8 @@ func (b balancerCC) UpdateState(s balancer.State) {
 		return
 	}
 	cc.picker = s.Picker
-	close(cc.pickerCh)
-	cc.pickerCh = make(chan struct{})
+	cc.pickerN++
+	notifyChan(&cc.pickerCh)
 	cc.pmu.Unlock()
 	cc.setState(s.ConnectivityState)
 }

@@ -83,7 +83,9 @@ func WithInitialWindowSize(n uint32) DialOption {
 }
 
 // WithInitialConnWindowSize sets each connection's inbound window to
-// start with; BDP estimation still grows it. Default 64 KiB.
+// start with; BDP estimation may grow it. Default 1 MiB
+// (connection window costs no memory: stream windows bound what is
+// buffered).
 func WithInitialConnWindowSize(n uint32) DialOption {
 	return func(o *dialOptions) { o.connWindow = n }
 }

@@ -135,15 +135,15 @@ func (l *Loopy) handle(it *Item) error {
 	case KindPeerWindowUpdate:
 		return l.peerWindowUpdate(it.StreamID, it.N, it.Stream)
 	case KindSettings:
-		return l.w.WriteSettings(it.Settings...)
+		return l.w.WriteSettings(it.Payload.settings()...)
 	case KindPeerSettings:
-		return l.peerSettings(it.Settings)
+		return l.peerSettings(it.Payload.settings())
 	case KindPing:
 		return l.w.WritePing(it.Ack, it.Ping)
 	case KindRSTStream:
 		return l.w.WriteRSTStream(it.StreamID, it.Code)
 	case KindGoAway:
-		return l.w.WriteGoAway(it.StreamID, it.Code, it.Debug)
+		return l.w.WriteGoAway(it.StreamID, it.Code, it.Payload.debug())
 	case KindClose:
 		l.closing = true
 		return nil

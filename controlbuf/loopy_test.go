@@ -235,7 +235,7 @@ func TestPeerSettingsShrinkWindow(t *testing.T) {
 		require.Equal(t, 65535, dataBytes(c.settle(), 1))
 
 		// 65535 sent against a window now 16384: the quota is -49151.
-		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 16384}}})
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 16384}}}})
 		assert.Equal(t, []string{"SETTINGS 0 ACK"}, summary(c.settle()))
 		c.put(streamWindow(1, 49151))
 		assert.Empty(t, c.settle(), "a quota back at zero still waits")
@@ -259,7 +259,7 @@ func TestPeerSettingsShrinkActiveStream(t *testing.T) {
 		c.put(write(s, newWrite(respHeaders, pattern(1000, 1), nil, false)))
 		c.start()
 		require.Equal(t, 1000, dataBytes(c.settle(), 1))
-		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 0}}})
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 0}}}})
 		c.put(write(s, newWrite(nil, pattern(1000, 2), nil, true)))
 		assert.Equal(t, []string{"SETTINGS 0 ACK"}, summary(c.settle()))
 		c.put(streamWindow(1, 1000))
@@ -278,11 +278,11 @@ func TestPeerSettingsGrowWindowAndFrameSize(t *testing.T) {
 		c.start()
 		require.Equal(t, 65535, dataBytes(c.settle(), 1))
 
-		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: []http2.Setting{
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{
 			{ID: http2.SettingMaxFrameSize, Val: 40000},
 			{ID: http2.SettingInitialWindowSize, Val: 65535 + 50000},
 			{ID: http2.SettingHeaderTableSize, Val: 0},
-		}})
+		}}})
 		assert.Equal(t, []string{"SETTINGS 0 ACK", "DATA 1 len=34465 END_STREAM"}, summary(c.settle()),
 			"a larger window unblocks the stream; frames use the new size")
 
@@ -482,7 +482,7 @@ func TestPeerSettingsWindowOverflow(t *testing.T) {
 		c.put(streamWindow(1, math.MaxInt32-65535)) // the stream's window is now 2^31-1
 		c.start()
 		require.Equal(t, []string{"HEADERS 1"}, summary(c.settle()))
-		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 65536}}})
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 65536}}}})
 		got := c.settle()
 		require.NotEmpty(t, got)
 		assert.Equal(t, "GOAWAY 0 last=0 FLOW_CONTROL_ERROR", got[len(got)-1].String())
@@ -504,7 +504,7 @@ func TestControlItems(t *testing.T) {
 			wireFrame{Type: http2.FrameWindowUpdate, StreamID: 3, Incr: 999}},
 		{"connection window update", controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: 1 << 20},
 			wireFrame{Type: http2.FrameWindowUpdate, Incr: 1 << 20}},
-		{"settings", controlbuf.Item{Kind: controlbuf.KindSettings, Settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 7}}},
+		{"settings", controlbuf.Item{Kind: controlbuf.KindSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 7}}}},
 			wireFrame{Type: http2.FrameSettings, Settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 7}}}},
 		{"peer settings are acknowledged", controlbuf.Item{Kind: controlbuf.KindPeerSettings},
 			wireFrame{Type: http2.FrameSettings, Flags: http2.FlagSettingsAck}},
@@ -514,7 +514,7 @@ func TestControlItems(t *testing.T) {
 			wireFrame{Type: http2.FramePing, Flags: http2.FlagPingAck, Ping: [8]byte{9}}},
 		{"rst stream", controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: 5, Code: http2.ErrCodeProtocol},
 			wireFrame{Type: http2.FrameRSTStream, StreamID: 5, Code: http2.ErrCodeProtocol}},
-		{"goaway", controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: 11, Code: http2.ErrCodeEnhanceYourCalm, Debug: []byte("calm")},
+		{"goaway", controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: 11, Code: http2.ErrCodeEnhanceYourCalm, Payload: &controlbuf.Payload{Debug: []byte("calm")}},
 			wireFrame{Type: http2.FrameGoAway, LastID: 11, Code: http2.ErrCodeEnhanceYourCalm, Data: []byte("calm")}},
 	}
 	for _, tt := range tests {

@@ -59,8 +59,33 @@ type Item struct {
 	Ping     [8]byte
 	Stream   *OutStream
 	Write    *Write
+	// Payload is the variable part of a SETTINGS or GOAWAY item, behind a
+	// pointer so that the items every call queues stay small.
+	Payload *Payload
+}
+
+// Payload is the variable-length part of an Item.
+type Payload struct {
+	// Settings are written (KindSettings) or applied (KindPeerSettings).
 	Settings []http2.Setting
-	Debug    []byte
+	// Debug is GOAWAY's debug data (KindGoAway).
+	Debug []byte
+}
+
+// settings and debug read a Payload that may be nil (an empty SETTINGS,
+// a GOAWAY without debug data).
+func (p *Payload) settings() []http2.Setting {
+	if p == nil {
+		return nil
+	}
+	return p.Settings
+}
+
+func (p *Payload) debug() []byte {
+	if p == nil {
+		return nil
+	}
+	return p.Debug
 }
 
 // isResponse reports whether the item answers something the peer sent;

@@ -322,7 +322,7 @@ func TestWriteFlagOnlyWhenWriting(t *testing.T) {
 		s := newStream(1)
 		c.put(write(s, newWrite(nil, []byte("data"), nil, false)))
 		// The stream is active when its quota drops to zero.
-		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 0}}})
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 0}}}})
 		c.start()
 		require.Equal(t, []string{"SETTINGS 0 ACK"}, summary(c.settle()))
 		assert.False(t, wrote.Load(), "no HEADERS or DATA went out")

@@ -84,7 +84,9 @@ func UnknownServiceHandler(h StreamHandler) Option {
 func InitialWindowSize(n uint32) Option { return func(o *options) { o.streamWindow = n } }
 
 // InitialConnWindowSize sets each connection's inbound flow-control
-// window to start with; BDP estimation still grows it. Default 64 KiB.
+// window to start with; BDP estimation may grow it. Default 1 MiB
+// (connection window costs no memory: stream windows bound what is
+// buffered).
 func InitialConnWindowSize(n uint32) Option { return func(o *options) { o.connWindow = n } }
 
 // ConnectionTimeout bounds the security handshake and the client's HTTP/2

@@ -21,7 +21,16 @@ type Message struct {
 	// Compressed is the prefix's compressed flag.
 	Compressed bool
 	buf        *[]byte
+	// credited is how many of the message's bytes (prefix included)
+	// already went back to the peer as window while the application
+	// waited for it; see Stream.Credited.
+	credited int
 }
+
+// Credited reports how many of the message's 5+len(Data) bytes were
+// already returned to the peer as window: the rest is still to be
+// returned with Stream.Consumed once the application has taken it.
+func (m *Message) Credited() int { return m.credited }
 
 // Release returns the message's buffer to the pool; Data must not be used
 // afterwards.
@@ -52,6 +61,10 @@ type Stream struct {
 	err    error      // set once: why the receive side ended (io.EOF: cleanly)
 	notify chan struct{}
 	window window
+	// waiting is set while the application blocks in Recv on an empty
+	// queue: the message being assembled is the one it will take, so its
+	// bytes are credited as they arrive, as if read.
+	waiting bool
 
 	asm assembler // reader goroutine only
 }
@@ -63,6 +76,7 @@ func (s *Stream) Init(id uint32, inWindow uint32) {
 	s.msgs = s.inline[:0]
 	s.head = 0
 	s.err = nil
+	s.waiting = false
 	if s.notify == nil {
 		s.notify = make(chan struct{}, 1)
 	}
@@ -134,12 +148,19 @@ func (s *Stream) Recv(done <-chan struct{}) (Message, error) {
 			s.mu.Unlock()
 			return Message{}, err
 		}
+		s.waiting = true
 		s.mu.Unlock()
 		select {
 		case <-s.notify:
 		case <-done:
+			s.mu.Lock()
+			s.waiting = false
+			s.mu.Unlock()
 			return Message{}, ErrDone
 		}
+		s.mu.Lock()
+		s.waiting = false
+		s.mu.Unlock()
 	}
 }
 
@@ -191,6 +212,7 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 			}
 			a.prefixN += k
 			n -= k
+			s.creditEarly(k)
 			if a.prefixN < 5 {
 				continue
 			}
@@ -217,11 +239,27 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 		}
 		a.got += k
 		n -= k
+		s.creditEarly(k)
 		if a.got == a.need {
 			s.deliver(a.finish())
 		}
 	}
 	return nil, nil
+}
+
+// creditEarly returns k bytes just added to the message being assembled
+// as window if the application is waiting for that message (it has taken
+// every earlier one): the bytes are as good as read. A large message then
+// keeps data flowing while it arrives, as it would if the application
+// read it piece by piece, instead of stalling the peer until it is whole.
+// What it returns goes out with the reader's grant (TakeGrant).
+func (s *Stream) creditEarly(k int) {
+	s.mu.Lock()
+	if s.waiting && s.head == len(s.msgs) {
+		s.asm.credited += k
+		s.asm.grant += s.consumedLocked(k)
+	}
+	s.mu.Unlock()
 }
 
 // TakeGrant returns window the reader granted ahead for a message larger
@@ -254,6 +292,7 @@ type assembler struct {
 	compressed bool
 	failed     bool
 	grant      uint32
+	credited   int // bytes of this message credited early (creditEarly)
 }
 
 func (a *assembler) start(maxMsg int) error {
@@ -273,9 +312,9 @@ func (a *assembler) start(maxMsg int) error {
 }
 
 func (a *assembler) finish() Message {
-	m := Message{Data: (*a.buf)[:a.need], Compressed: a.compressed, buf: a.buf}
+	m := Message{Data: (*a.buf)[:a.need], Compressed: a.compressed, buf: a.buf, credited: a.credited}
 	a.buf = nil
 	a.prefixN = 0
-	a.need, a.got = 0, 0
+	a.need, a.got, a.credited = 0, 0, 0
 	return m
 }

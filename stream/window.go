@@ -28,6 +28,10 @@ func (s *Stream) OnData(n int) bool {
 func (s *Stream) Consumed(n int) uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.consumedLocked(n)
+}
+
+func (s *Stream) consumedLocked(n int) uint32 {
 	w := &s.window
 	k := int64(n)
 	if w.debt > 0 {

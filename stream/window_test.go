@@ -3,6 +3,9 @@ package stream_test
 import (
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
+
+	"github.com/h2rpc/h2rpc/stream"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -237,4 +240,71 @@ func TestGrowWindow(t *testing.T) {
 	assert.Equal(t, uint32(750), s.Consumed(501))
 	assert.True(t, s.OnData(1000))
 	assert.False(t, s.OnData(1))
+}
+
+// recvInBackground starts an application waiting in Recv and waits until
+// it blocks; the returned channel yields what it received.
+func recvInBackground(s *stream.Stream) <-chan stream.Message {
+	got := make(chan stream.Message, 1)
+	go func() {
+		m, _ := s.Recv(nil)
+		got <- m
+	}()
+	synctest.Wait()
+	return got
+}
+
+func TestCreditWhileApplicationWaits(t *testing.T) {
+	const window = 1000
+	data := frameMsgs(msg{0, pattern(595, 3)}) // 600 bytes on the wire
+	tests := []struct {
+		name    string
+		waiting bool
+		queued  bool // an earlier message waits in the queue
+		grants  []uint32
+		rest    uint32 // what Consumed returns once the message is taken
+	}{
+		// 300 >= 1000/4 goes back at once; the last 300 too.
+		{"waiting", true, false, []uint32{300, 300}, 0},
+		{"not waiting", false, false, []uint32{0, 0}, 600},
+		// Waiting ended when the queued message was taken: the bytes
+		// that follow wait for the next Recv.
+		{"a queued message taken first", true, true, []uint32{0, 0}, 600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newStream(window)
+				if tt.queued {
+					small := frameMsgs(msg{0, nil})
+					require.True(t, s.OnData(len(small)))
+					feed(t, s, small, nil, testMaxMsg)
+				}
+				var got <-chan stream.Message
+				if tt.waiting {
+					got = recvInBackground(s)
+					if tt.queued {
+						<-got // takes the small message without blocking
+						got = nil
+					}
+				}
+				for i, half := range [][]byte{data[:300], data[300:]} {
+					require.True(t, s.OnData(len(half)))
+					feed(t, s, half, nil, testMaxMsg)
+					assert.Equal(t, tt.grants[i], s.TakeGrant(), "after half %d", i)
+				}
+				var m stream.Message
+				if got != nil {
+					m = <-got
+				} else {
+					var err error
+					m, err = s.Recv(nil)
+					require.NoError(t, err)
+				}
+				assert.Equal(t, pattern(595, 3), m.Data)
+				assert.Equal(t, tt.rest, s.Consumed(len(m.Data)+5-m.Credited()))
+				m.Release()
+			})
+		})
+	}
 }

@@ -20,14 +20,21 @@ const (
 var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 
 // bdpEstimator grows the connection's inbound windows to the measured
-// bandwidth-delay product. Once 16 KiB of DATA has arrived since its last
-// measurement it sends a PING and counts the bytes that arrive until the ACK: that
-// sample, over the smoothed round-trip time, is the bandwidth; a sample
-// that fills 2/3 of the window at the best bandwidth seen doubles the
-// window, up to 16 MiB. It lives on the reader goroutine.
+// bandwidth-delay product. A measurement sends a PING and counts the bytes
+// that arrive until the ACK: that sample, over the smoothed round-trip
+// time, is the bandwidth; a sample that fills 2/3 of the window at the best
+// bandwidth seen doubles the window, up to 16 MiB. It lives on the reader
+// goroutine.
+//
+// A sample can only fill 2/3 of the window if that much arrives within a
+// round trip, so once the round trip is known a measurement starts only
+// when a burst that large has arrived: traffic that never fills the window
+// (request-response calls once the window has grown to fit them) sends no
+// PINGs at all. The first measurement starts after 16 KiB of DATA.
 type bdpEstimator struct {
 	window     uint32 // current stream and connection window
-	unmeasured uint32 // bytes received since the last measurement
+	burst      uint32 // bytes received since burstStart
+	burstStart time.Time
 	sent       bool
 	sentAt     time.Time
 	sample     uint32
@@ -37,27 +44,32 @@ type bdpEstimator struct {
 }
 
 // onData accounts for n bytes of DATA and starts a measurement if none is
-// running.
+// running and the traffic could show a larger window is needed.
 func (c *Conn) bdpOnData(n uint32) {
 	b := c.bdp
 	if b == nil || b.window >= bdpLimit {
 		return
 	}
 	if !b.sent {
-		// Measure only once some data has arrived since the last
-		// measurement (a quarter of the initial window): traffic that
-		// small never needs a larger window, and a ping per small message
-		// would double the frames.
-		// Once the window has grown, bulk data is flowing: measure every
-		// round trip.
-		b.unmeasured += n
-		if b.window <= DefaultWindowSize && b.unmeasured < bdpMinSample {
-			return
+		if b.samples == 0 {
+			b.burst += n
+			if b.burst < bdpMinSample {
+				return
+			}
+		} else {
+			now := time.Now()
+			if now.Sub(b.burstStart).Seconds() > b.rtt {
+				b.burstStart, b.burst = now, 0
+			}
+			b.burst += n
+			if uint64(b.burst)*bdpGrowDen < uint64(b.window)*bdpGrowNum {
+				return
+			}
 		}
-		b.unmeasured = 0
 		if !c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: bdpPingData}) {
 			return
 		}
+		b.burst = 0
 		b.sent = true
 		b.sentAt = time.Now()
 		b.sample = 0
@@ -100,13 +112,17 @@ func (c *Conn) bdpAck() {
 	c.growWindows(uint32(grown))
 }
 
-// growWindows raises the connection window and every stream's window to n.
+// growWindows raises every stream's window, and the connection window if
+// it is smaller, to n.
 func (c *Conn) growWindows(n uint32) {
 	b := c.bdp
 	delta := n - b.window
 	b.window = n
-	c.connLimit = int64(n)
-	c.connAvail += int64(delta)
+	if grow := int64(n) - c.connLimit; grow > 0 {
+		c.connLimit = int64(n)
+		c.connAvail += grow
+		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(grow)})
+	}
 	// Under c.mu, so that a client stream being added now either is in
 	// the table below or sees the new size (streamAssigner.Assign).
 	c.mu.Lock()
@@ -115,6 +131,5 @@ func (c *Conn) growWindows(n uint32) {
 		s.GrowWindow(int(delta))
 	}
 	c.mu.Unlock()
-	c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: delta})
-	c.put(controlbuf.Item{Kind: controlbuf.KindSettings, Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: n}}})
+	c.put(controlbuf.Item{Kind: controlbuf.KindSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: n}}}})
 }

@@ -42,7 +42,7 @@ type ClientConfig struct {
 func NewClientConn(ctx context.Context, nc net.Conn, cfg ClientConfig) (*Conn, error) {
 	c := newConn(nc, cfg.Config, true)
 	c.nextID = 1
-	c.clientCfg = cfg
+	c.authority, c.onGoAway = cfg.Authority, cfg.OnGoAway
 	c.userAgent = UserAgent
 	if cfg.UserAgent != "" {
 		c.userAgent = cfg.UserAgent + " " + UserAgent
@@ -57,9 +57,12 @@ func NewClientConn(ctx context.Context, nc net.Conn, cfg ClientConfig) (*Conn, e
 	c.start()
 	select {
 	case <-c.settingsSeen:
+		// The reader closed it once and never looks at it again; an idle
+		// connection need not keep it.
+		c.settingsSeen = nil
 		c.startPinger(cfg.Keepalive)
 		return c, nil
-	case <-c.ctx.Done():
+	case <-c.done:
 		c.mu.Lock()
 		err := c.closeErr
 		c.mu.Unlock()
@@ -155,9 +158,9 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 		exhausted := c.nextID > maxStreamID
 		c.mu.Unlock()
 		putBuf(h.Buf)
-		if exhausted && c.clientCfg.OnGoAway != nil {
+		if exhausted && c.onGoAway != nil {
 			// Out of stream ids: new calls must go to a new connection.
-			c.clientCfg.OnGoAway(false)
+			c.onGoAway(false)
 		}
 		if s.assignErr != nil {
 			return nil, s.assignErr
@@ -173,7 +176,7 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 func (c *Conn) requestHeaders(s *Stream, h *CallHdr) []hpack.HeaderField {
 	auth := h.Authority
 	if auth == "" {
-		auth = c.clientCfg.Authority
+		auth = c.authority
 	}
 	fields := s.fieldBuf[:0]
 	fields = append(fields,
@@ -392,8 +395,8 @@ func (c *Conn) clientGoAway(f *http2.GoAwayFrame) error {
 		s.unprocessed.Store(true)
 		s.reset(status.New(codes.Unavailable, "transport: the server sent GOAWAY before processing the stream"), false, 0)
 	}
-	if c.clientCfg.OnGoAway != nil {
-		c.clientCfg.OnGoAway(f.ErrCode == http2.ErrCodeEnhanceYourCalm && string(f.DebugData()) == "too_many_pings")
+	if c.onGoAway != nil {
+		c.onGoAway(f.ErrCode == http2.ErrCodeEnhanceYourCalm && string(f.DebugData()) == "too_many_pings")
 	}
 	c.mu.Lock()
 	closeNow := len(c.streams) == 0

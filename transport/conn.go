@@ -20,9 +20,16 @@ import (
 )
 
 const (
-	// DefaultWindowSize is the inbound stream and connection window we
-	// advertise unless configured otherwise.
+	// DefaultWindowSize is the inbound stream window we advertise unless
+	// configured otherwise, and HTTP/2's initial window.
 	DefaultWindowSize = 65535
+	// DefaultConnWindow is the inbound connection window we advertise
+	// unless configured otherwise. The reader returns connection window as
+	// soon as DATA arrives (stream windows are what bound buffered data),
+	// so a large one costs no memory; it spares the peer a WINDOW_UPDATE
+	// every 16 KiB, which a request of 64 KiB would otherwise cost in
+	// writes and wake-ups on both sides.
+	DefaultConnWindow = 1 << 20
 	// DefaultMaxRecvMsgSize is the largest message accepted by default.
 	DefaultMaxRecvMsgSize = 4 << 20
 	// DefaultMaxHeaderListSize is the largest header list accepted.
@@ -39,7 +46,7 @@ type Config struct {
 	// (SETTINGS_INITIAL_WINDOW_SIZE). Default DefaultWindowSize.
 	StreamWindow uint32
 	// ConnWindow is the connection's inbound window. Default
-	// DefaultWindowSize.
+	// DefaultConnWindow; at least DefaultWindowSize.
 	ConnWindow uint32
 	// MaxHeaderListSize bounds a received header list. Default 16 MiB.
 	MaxHeaderListSize uint32
@@ -66,7 +73,10 @@ func (c *Config) fill() {
 	if c.StreamWindow == 0 {
 		c.StreamWindow = DefaultWindowSize
 	}
-	if c.ConnWindow < DefaultWindowSize {
+	switch {
+	case c.ConnWindow == 0:
+		c.ConnWindow = DefaultConnWindow
+	case c.ConnWindow < DefaultWindowSize:
 		c.ConnWindow = DefaultWindowSize
 	}
 	if c.MaxHeaderListSize == 0 {
@@ -141,21 +151,25 @@ type Conn struct {
 	pingStrikes int
 
 	done         chan struct{} // closed when reader and loopy have exited
-	loopyDone    chan struct{}
+	loopyDone    chan struct{} // server: closed when loopy has exited
 	running      atomic.Int32  // goroutines still running
 	settingsSeen chan struct{} // closed at the peer's first SETTINGS
 	settingsOnce sync.Once
 
 	// Streams we reset lately: frames the peer sent before it saw our
 	// RST_STREAM are ignored for them, while DATA on other closed streams
-	// is a STREAM_CLOSED error (RFC 9113 §5.1). Guarded by mu.
-	recentResets [64]uint32
+	// is a STREAM_CLOSED error (RFC 9113 §5.1). Guarded by mu; allocated
+	// at the first reset, as most connections never reset a stream.
+	recentResets *[64]uint32
 	resetNext    int
 
 	server    *serverState
-	clientCfg ClientConfig
 	userAgent string
 	scheme    string
+	// Client only: the default :authority, and what to call on GOAWAY
+	// (see ClientConfig.OnGoAway).
+	authority string
+	onGoAway  func(tooManyPings bool)
 }
 
 func newConn(nc net.Conn, cfg Config, client bool) *Conn {
@@ -172,7 +186,9 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 		connAvail:  int64(cfg.ConnWindow),
 		maxStreams: maxStreamID,
 		done:       make(chan struct{}),
-		loopyDone:  make(chan struct{}),
+	}
+	if !client {
+		c.loopyDone = make(chan struct{})
 	}
 	if client {
 		c.slotFree = make(chan struct{}, 1)
@@ -210,7 +226,7 @@ func (c *Conn) ourSettings() []http2.Setting {
 // when our window is larger than the default) ahead of everything else;
 // loopy writes them, so neither side blocks writing while the other does.
 func (c *Conn) queueOpening() {
-	c.q.Put(controlbuf.Item{Kind: controlbuf.KindSettings, Settings: c.ourSettings()})
+	c.q.Put(controlbuf.Item{Kind: controlbuf.KindSettings, Payload: &controlbuf.Payload{Settings: c.ourSettings()}})
 	if d := c.cfg.ConnWindow - DefaultWindowSize; d > 0 {
 		c.q.Put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: d})
 	}
@@ -224,7 +240,9 @@ func (c *Conn) start() {
 		if err == nil {
 			err = ErrConnClosed
 		}
-		close(c.loopyDone)
+		if c.loopyDone != nil {
+			close(c.loopyDone)
+		}
 		c.Close(err)
 		c.exited()
 	}()
@@ -398,7 +416,7 @@ func (c *Conn) put(it controlbuf.Item) bool { return c.q.Put(it) }
 // connError ends the connection for a protocol violation: GOAWAY with the
 // code, then close.
 func (c *Conn) connError(code http2.ErrCode, reason string) error {
-	c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: code, Debug: []byte(reason)})
+	c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: code, Payload: &controlbuf.Payload{Debug: []byte(reason)}})
 	c.q.Put(controlbuf.Item{Kind: controlbuf.KindClose})
 	return fmt.Errorf("transport: %s: %w", reason, http2.ConnectionError(code))
 }
@@ -411,6 +429,9 @@ func releaseWriteBuf(w *controlbuf.Write) {
 // noteReset records that we reset stream id.
 func (c *Conn) noteReset(id uint32) {
 	c.mu.Lock()
+	if c.recentResets == nil {
+		c.recentResets = new([64]uint32)
+	}
 	c.recentResets[c.resetNext] = id
 	c.resetNext = (c.resetNext + 1) % len(c.recentResets)
 	c.mu.Unlock()
@@ -420,6 +441,9 @@ func (c *Conn) noteReset(id uint32) {
 func (c *Conn) resetByUs(id uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.recentResets == nil {
+		return false
+	}
 	for _, r := range c.recentResets {
 		if r == id {
 			return true

@@ -175,7 +175,7 @@ func (c *Conn) checkPing() error {
 	}
 	c.pingStrikes++
 	if c.pingStrikes > maxPingStrikes {
-		c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: http2.ErrCodeEnhanceYourCalm, Debug: []byte("too_many_pings")})
+		c.q.Put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: c.lastPeerIDAtomic.Load(), Code: http2.ErrCodeEnhanceYourCalm, Payload: &controlbuf.Payload{Debug: []byte("too_many_pings")}})
 		c.q.Put(controlbuf.Item{Kind: controlbuf.KindClose})
 		return fmt.Errorf("transport: client sent too many pings: %w", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm))
 	}

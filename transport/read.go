@@ -354,8 +354,10 @@ func (c *Conn) handleSettings(f *http2.SettingsFrame) error {
 		}
 		return nil
 	})
-	c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Settings: forLoopy})
-	if c.settingsSeen != nil {
+	c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: forLoopy}})
+	if c.client {
+		// Only the first Do reads settingsSeen: NewClientConn drops it
+		// once it has seen it closed.
 		c.settingsOnce.Do(func() { close(c.settingsSeen) })
 	}
 	return nil

@@ -508,7 +508,7 @@ func (c *Conn) DrainWith(reason string) {
 	if reason != "" {
 		debug = []byte(reason)
 	}
-	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo, Debug: debug})
+	c.put(controlbuf.Item{Kind: controlbuf.KindGoAway, StreamID: maxStreamID, Code: http2.ErrCodeNo, Payload: &controlbuf.Payload{Debug: debug}})
 	c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: drainPingData})
 	// A client that never acknowledges the PING does not hold the
 	// shutdown: after drainPingTimeout the second GOAWAY goes anyway.

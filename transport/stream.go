@@ -112,7 +112,7 @@ func (s *Stream) RecvMsg() (stream.Message, error) {
 		}
 		return m, err
 	}
-	if n := s.Consumed(len(m.Data) + 5); n > 0 && !s.ended.Load() {
+	if n := s.Consumed(len(m.Data) + 5 - m.Credited()); n > 0 && !s.ended.Load() {
 		s.conn.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, StreamID: s.ID(), N: n})
 	}
 	return m, nil

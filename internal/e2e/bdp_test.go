@@ -120,11 +120,19 @@ func downloadRate(t *testing.T, static bool, dur time.Duration) float64 {
 	const oneWay = 10 * time.Millisecond
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := server.New(server.StaticWindow(static))
+	// The static baseline is what HTTP/2's defaults give: 64 KiB windows
+	// for the stream and the connection.
+	sopts := []server.Option{server.StaticWindow(static)}
+	copts := []client.DialOption{client.WithInsecure(), client.WithStaticWindow(static)}
+	if static {
+		sopts = append(sopts, server.InitialConnWindowSize(65535))
+		copts = append(copts, client.WithInitialConnWindowSize(65535))
+	}
+	s := server.New(sopts...)
 	s.RegisterService(&echoDesc, echoService{})
 	go s.Serve(delayedListener{lis, oneWay})
 	defer s.Stop()
-	cc, err := client.New(lis.Addr().String(), client.WithInsecure(), client.WithStaticWindow(static),
+	cc, err := client.New(lis.Addr().String(), append(copts,
 		client.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "tcp", addr)
@@ -132,7 +140,7 @@ func downloadRate(t *testing.T, static bool, dur time.Duration) float64 {
 				return nil, err
 			}
 			return newDelayedConn(c, oneWay), nil
-		}))
+		}))...)
 	require.NoError(t, err)
 	defer cc.Close()
 
