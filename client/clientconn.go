@@ -63,6 +63,7 @@ type ClientConn struct {
 func New(target string, opts ...DialOption) (*ClientConn, error) {
 	cc := &ClientConn{idle: true}
 	cc.opts.balancer = "pick_first"
+	cc.opts.maxFrameSize = DefaultClientMaxFrameSize
 	for _, o := range opts {
 		o(&cc.opts)
 	}
