@@ -151,6 +151,7 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 		return err
 	}
 	h.EndStream = true
+	h.SingleResponse = true
 	reframe := func() error {
 		buf, framed, err := envelope.Encode(c, comp, req, ci.maxSend)
 		h.Buf, h.Data = buf, framed

@@ -69,6 +69,7 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 	if err != nil {
 		return nil, err
 	}
+	h.SingleResponse = !desc.ServerStreams
 	s, err := cc.newTransportStream(ctx, method, &ci, &h, nil)
 	if err != nil {
 		return nil, err

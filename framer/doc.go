@@ -16,10 +16,12 @@
 //     kernel with the rest of the batch in one writev.
 //
 // Buffers: the batch buffer is taken from a pool at the first write of a
-// batch and returned at Flush; the read buffer is a small inline array
-// while the connection is quiet and a pooled buffer while data streams in,
-// returned as soon as it is drained. An idle connection pins no pooled
-// buffer.
+// batch and returned at Flush. On a plain TCP or Unix socket the Reader
+// waits for data through the socket's RawConn holding no buffer, then reads
+// into a pooled one, returned as soon as it is drained; on anything else
+// (TLS) it waits in a small read buffer while the connection is quiet and
+// switches to a pooled one while data streams in. An idle connection pins
+// no pooled buffer either way.
 //
 // Concurrency: a Reader is used by the connection's reader goroutine only;
 // a Writer by its writer goroutine only. Neither is safe for concurrent use.

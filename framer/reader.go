@@ -4,18 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/h2rpc/h2rpc/internal/bufpool"
 	"golang.org/x/net/http2"
 )
 
 const (
-	// quietBufSize is the inline read buffer used while the connection
-	// is quiet: enough for a typical small request or response; a read
-	// that fills it switches to the pooled buffer.
+	// quietBufSize is the read buffer used while the connection is quiet
+	// when the Reader cannot see the socket (TLS, wrapped connections):
+	// enough for a typical small request or response; a read that fills
+	// it switches to the pooled buffer.
 	quietBufSize = 512
 	// busyBufSize is the pooled read buffer used while data streams in.
-	busyBufSize = 32 << 10
+	busyBufSize = 64 << 10
 	// bypassSize is the read size at and above which ReadFull reads
 	// straight into the caller's slice instead of through the buffer.
 	bypassSize = 8 << 10
@@ -36,12 +38,23 @@ type Reader struct {
 	src io.Reader
 	fr  *http2.Framer
 
-	// buf is either quiet[:] or *busy; data is buf[r:w].
+	// buf is quiet[:], *busy or (socket reads, nothing buffered) nil;
+	// data is buf[r:w].
 	buf    []byte
 	r, w   int
 	busy   *[]byte
 	filled bool // the last read filled the buffer: more is probably pending
-	quiet  [quietBufSize]byte
+	quiet  *[quietBufSize]byte
+
+	// Socket reads: when src is a plain TCP or Unix socket, fill waits for
+	// data without holding a buffer and reads into a pooled one only once
+	// data is there, so even the first read of a burst is a large one.
+	raw      syscall.RawConn
+	readFD   func(fd uintptr) bool // r.readSocket, bound once
+	aroundFD func(fd uintptr) bool // r.readAroundSocket, bound once
+	around   []byte                // readAround's destination
+	rawN     int
+	rawErr   error
 
 	hdec    *headerDecoder
 	payload []byte // reused buffer for HEADERS and CONTINUATION payloads
@@ -56,7 +69,14 @@ func NewReader(src io.Reader, cfg ReaderConfig) *Reader {
 		cfg.MaxHeaderListSize = 16 << 20
 	}
 	r := &Reader{src: src}
-	r.buf = r.quiet[:]
+	if raw := socketOf(src); raw != nil {
+		r.raw = raw
+		r.readFD = r.readSocket
+		r.aroundFD = r.readAroundSocket
+	} else {
+		r.quiet = new([quietBufSize]byte)
+		r.buf = r.quiet[:]
+	}
 	r.fr = http2.NewFramer(nil, r)
 	r.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	r.hdec = newHeaderDecoder(cfg.MaxHeaderListSize)
@@ -112,8 +132,9 @@ func (r *Reader) ReadFull(p []byte) error {
 	p = p[n:]
 	for len(p) > 0 {
 		if len(p) >= bypassSize {
-			_, err := io.ReadFull(r.src, p)
-			return noEOF(err)
+			err := r.readAround(p)
+			r.drained()
+			return err
 		}
 		if err := r.fill(); err != nil {
 			return noEOF(err)
@@ -166,12 +187,23 @@ func (r *Reader) Release() {
 		bufpool.Put(r.busy)
 		r.busy = nil
 	}
-	r.buf, r.r, r.w = r.quiet[:], 0, 0
+	r.buf, r.r, r.w = r.idleBuf(), 0, 0
+}
+
+// idleBuf is the buffer while no pooled one is held.
+func (r *Reader) idleBuf() []byte {
+	if r.quiet == nil {
+		return nil
+	}
+	return r.quiet[:]
 }
 
 // fill reads at least one byte into an empty buffer.
 func (r *Reader) fill() error {
 	r.r, r.w = 0, 0
+	if r.raw != nil {
+		return r.fillFromSocket()
+	}
 	switch {
 	case r.filled && r.busy == nil:
 		r.busy = bufpool.Get(busyBufSize)
@@ -179,7 +211,7 @@ func (r *Reader) fill() error {
 	case !r.filled && r.busy != nil:
 		bufpool.Put(r.busy)
 		r.busy = nil
-		r.buf = r.quiet[:]
+		r.buf = r.idleBuf()
 	}
 	n, err := r.src.Read(r.buf)
 	r.w = n
@@ -193,13 +225,87 @@ func (r *Reader) fill() error {
 	return err
 }
 
+// fillFromSocket waits until the socket has data, then reads it into a
+// pooled buffer.
+func (r *Reader) fillFromSocket() error {
+	r.rawN, r.rawErr = 0, nil
+	if err := r.raw.Read(r.readFD); err != nil {
+		return fmt.Errorf("framer: reading: %w", err)
+	}
+	n, err := r.rawN, r.rawErr
+	r.w = n
+	r.filled = n == len(r.buf)
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		return io.EOF
+	}
+	return fmt.Errorf("framer: reading: %w", err)
+}
+
+// readAround reads exactly len(p) bytes straight into p; the buffer must
+// be empty. On a socket, bytes that follow p and have already arrived (the
+// next frames) land in the buffer with the same readv, so a large DATA
+// payload costs no extra read for what comes after it.
+func (r *Reader) readAround(p []byte) error {
+	if r.raw == nil {
+		_, err := io.ReadFull(r.src, p)
+		return noEOF(err)
+	}
+	defer func() { r.around = nil }()
+	for len(p) > 0 {
+		r.around = p
+		r.rawN, r.rawErr = 0, nil
+		if err := r.raw.Read(r.aroundFD); err != nil {
+			return fmt.Errorf("framer: reading frame payload: %w", err)
+		}
+		n := r.rawN
+		if n == 0 {
+			if r.rawErr != nil {
+				return fmt.Errorf("framer: reading frame payload: %w", r.rawErr)
+			}
+			return noEOF(io.EOF)
+		}
+		if n < len(p) {
+			p = p[n:]
+			continue
+		}
+		r.r, r.w = 0, n-len(p)
+		r.filled = r.w == len(r.buf)
+		p = nil
+	}
+	return nil
+}
+
+// readAroundSocket is readAround's RawConn.Read callback.
+func (r *Reader) readAroundSocket(fd uintptr) bool {
+	if r.busy == nil {
+		r.busy = bufpool.Get(busyBufSize)
+		r.buf = *r.busy
+	}
+	for {
+		n, err := readv2(fd, r.around, r.buf)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			bufpool.Put(r.busy)
+			r.busy, r.buf = nil, nil
+			return false
+		}
+		r.rawN, r.rawErr = max(n, 0), err
+		return true
+	}
+}
+
 // drained gives the pooled buffer back as soon as it holds nothing and the
 // last read suggested that nothing more is pending.
 func (r *Reader) drained() {
 	if r.r == r.w && r.busy != nil && !r.filled {
 		bufpool.Put(r.busy)
 		r.busy = nil
-		r.buf, r.r, r.w = r.quiet[:], 0, 0
+		r.buf, r.r, r.w = r.idleBuf(), 0, 0
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -223,6 +225,10 @@ func TestReaderRoundTrip(t *testing.T) {
 		{"odd chunks", func() io.Reader {
 			return &chunkReader{r: bytes.NewReader(wire), chunks: []int{1, 9, 1024, 1023, 1025, 7, 32768, 8192, 3}}
 		}},
+		// A real socket takes the Reader's socket path (reads that wait
+		// for data before taking a buffer).
+		{"tcp socket", func() io.Reader { return tcpSource(t, wire, nil) }},
+		{"tcp socket, paced chunks", func() io.Reader { return tcpSource(t, wire, []int{1, 9, 1024, 5, 40000, 3, 17}) }},
 	}
 	modes := []struct {
 		name string
@@ -321,7 +327,7 @@ func TestReaderBufferGrowsAndShrinks(t *testing.T) {
 	for i, f := range got {
 		require.Equal(t, byte(i), f.Ping[0])
 	}
-	assert.Equal(t, []int{512, 32 << 10, 512}, spy.sizes)
+	assert.Equal(t, []int{512, 64 << 10, 512}, spy.sizes)
 }
 
 func TestReaderPaddedData(t *testing.T) {
@@ -830,5 +836,70 @@ func TestReaderTruncatedPayloadErrorContext(t *testing.T) {
 		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		assert.Contains(t, err.Error(), "framer: reading frame payload", "have %d of %d bytes", have, fh.Length)
 		r.Release()
+	}
+}
+
+// tcpSource returns the reading end of a loopback TCP connection whose
+// other end writes wire in the given chunk sizes (cycling; all at once if
+// none), pausing between them, and then closes.
+func tcpSource(t *testing.T, wire []byte, chunks []int) *net.TCPConn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := net.Dial("tcp", lis.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		rest := wire
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if len(chunks) > 0 {
+				n = min(n, chunks[i%len(chunks)])
+			}
+			if _, err := c.Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	c, err := lis.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		c.Close()
+		<-done
+	})
+	return c.(*net.TCPConn)
+}
+
+func TestReaderSocketReadsAroundLargePayload(t *testing.T) {
+	// A large DATA payload whose start arrived with its header: the rest
+	// is read straight into the caller's slice, and the PING behind it
+	// must come out intact whether it arrived with the payload (readv
+	// puts it in the buffer) or later.
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	require.NoError(t, fr.WritePing(false, [8]byte{1}))
+	payload := pattern(30000, 9)
+	require.NoError(t, fr.WriteData(1, false, payload))
+	require.NoError(t, fr.WritePing(false, [8]byte{2}))
+	wire := buf.Bytes()
+	head := 17 + 9 + 100 // first PING, DATA header, 100 payload bytes
+	for _, chunks := range [][]int{
+		{head, len(wire)},              // the rest and the PING together
+		{head, 20000, 5000, len(wire)}, // the rest in pieces, the PING apart
+	} {
+		r := framer.NewReader(tcpSource(t, wire, chunks), framer.ReaderConfig{MaxFrameSize: 32768})
+		got, err := readFrames(t, r, readFull)
+		r.Release()
+		assert.ErrorIs(t, err, io.EOF)
+		require.Len(t, got, 3)
+		assert.Equal(t, payload, got[1].Data)
+		assert.Equal(t, [8]byte{2}, got[2].Ping)
 	}
 }

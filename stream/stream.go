@@ -65,6 +65,10 @@ type Stream struct {
 	// queue: the message being assembled is the one it will take, so its
 	// bytes are credited as they arrive, as if read.
 	waiting bool
+	// single: the peer sends at most one message here (a unary request or
+	// response): window it would need comes from the grant, and crediting
+	// what it sent would only cost WINDOW_UPDATE writes.
+	single bool
 
 	asm assembler // reader goroutine only
 }
@@ -77,6 +81,7 @@ func (s *Stream) Init(id uint32, inWindow uint32) {
 	s.head = 0
 	s.err = nil
 	s.waiting = false
+	s.single = false
 	if s.notify == nil {
 		s.notify = make(chan struct{}, 1)
 	}
@@ -255,11 +260,28 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 // What it returns goes out with the reader's grant (TakeGrant).
 func (s *Stream) creditEarly(k int) {
 	s.mu.Lock()
-	if s.waiting && s.head == len(s.msgs) {
+	if s.waiting && !s.single && s.head == len(s.msgs) {
 		s.asm.credited += k
 		s.asm.grant += s.consumedLocked(k)
 	}
 	s.mu.Unlock()
+}
+
+// ExpectSingleMessage says the peer sends at most one message on the
+// stream (a unary call's request or response). Such a stream never returns
+// window: a message larger than the window gets it from the reader's
+// grant, and nothing may follow the message.
+func (s *Stream) ExpectSingleMessage() {
+	s.mu.Lock()
+	s.single = true
+	s.mu.Unlock()
+}
+
+// SingleMessage reports whether ExpectSingleMessage was called.
+func (s *Stream) SingleMessage() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.single
 }
 
 // TakeGrant returns window the reader granted ahead for a message larger

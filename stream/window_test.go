@@ -270,11 +270,17 @@ func TestCreditWhileApplicationWaits(t *testing.T) {
 		// Waiting ended when the queued message was taken: the bytes
 		// that follow wait for the next Recv.
 		{"a queued message taken first", true, true, []uint32{0, 0}, 600},
+		// A unary request or response: nothing is credited early (the
+		// transport does not credit it when taken either).
+		{"single message", true, false, []uint32{0, 0}, 600},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := newStream(window)
+				if tt.name == "single message" {
+					s.ExpectSingleMessage()
+				}
 				if tt.queued {
 					small := frameMsgs(msg{0, nil})
 					require.True(t, s.OnData(len(small)))

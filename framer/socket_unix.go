@@ -1,0 +1,54 @@
+//go:build unix
+
+package framer
+
+import (
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/h2rpc/h2rpc/internal/bufpool"
+)
+
+// socketOf returns the raw socket under src if src is exactly a TCP or
+// Unix connection. Wrappers are read through their own Read even if they
+// expose the socket: they may hold bytes of their own.
+func socketOf(src io.Reader) syscall.RawConn {
+	var sc syscall.Conn
+	switch c := src.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// readSocket is the RawConn.Read callback: it takes a pooled buffer, reads
+// into it, and if the socket had nothing gives the buffer back before
+// reporting false, so that waiting for data pins no buffer.
+func (r *Reader) readSocket(fd uintptr) bool {
+	if r.busy == nil {
+		r.busy = bufpool.Get(busyBufSize)
+		r.buf = *r.busy
+	}
+	for {
+		n, err := syscall.Read(int(fd), r.buf)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			bufpool.Put(r.busy)
+			r.busy, r.buf = nil, nil
+			return false
+		}
+		r.rawN, r.rawErr = max(n, 0), err
+		return true
+	}
+}
