@@ -44,9 +44,6 @@ func (s *Server) handleStream(st *transport.Stream) {
 	case h != nil && h.method != nil:
 		s.processUnary(ss, h)
 	case h != nil:
-		if !h.stream.ClientStreams {
-			st.ExpectSingleMessage()
-		}
 		s.processStream(ss, h.impl, h.stream.Handler, &StreamInfo{
 			FullMethod: h.full, IsClientStream: h.stream.ClientStreams, IsServerStream: h.stream.ServerStreams})
 	case s.opts.unknownHandler != nil:
@@ -73,7 +70,6 @@ func unknownMethodStatus(s *Server, full string) *status.Status {
 
 func (s *Server) processUnary(ss *serverStream, h *handler) {
 	st := ss.st
-	st.ExpectSingleMessage()
 	dec := func(v any) error {
 		err := ss.RecvMsg(v)
 		if errors.Is(err, io.EOF) {

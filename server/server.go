@@ -224,6 +224,11 @@ func (s *Server) handleRawConn(raw net.Conn) {
 // dispatch hands a new stream to an idle worker, or to a goroutine of its
 // own when none is idle. It runs on the connection's reader goroutine.
 func (s *Server) dispatch(st *transport.Stream) {
+	// On the reader goroutine, before any of the stream's DATA: a call
+	// whose client sends one message returns no window for it.
+	if h := s.handlers[st.Method()]; h != nil && (h.method != nil || !h.stream.ClientStreams) {
+		st.ExpectSingleMessage()
+	}
 	s.handlerWG.Add(1)
 	select {
 	case s.work <- st:

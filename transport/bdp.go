@@ -20,25 +20,19 @@ const (
 var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 
 // bdpEstimator grows the connection's inbound windows to the measured
-// bandwidth-delay product. A measurement sends a PING and counts the bytes
-// that arrive until the ACK: that sample, over the smoothed round-trip
-// time, is the bandwidth; a sample that fills 2/3 of the window at the best
-// bandwidth seen doubles the window, up to 16 MiB. It lives on the reader
-// goroutine.
+// bandwidth-delay product. Once 16 KiB of DATA has arrived since its last
+// measurement it sends a PING and counts the bytes that arrive until the
+// ACK: that sample, over the smoothed round-trip time, is the bandwidth; a
+// sample that fills 2/3 of the window at the best bandwidth seen doubles
+// the window, up to 16 MiB. Once the window has grown, bulk data is
+// flowing: it measures every round trip. It lives on the reader goroutine.
 //
-// A sample can only fill 2/3 of the window if that much arrives within a
-// round trip, so once the round trip is known a measurement starts only
-// when a burst that large has arrived: traffic that never fills the window
-// (request-response calls once the window has grown to fit them) sends no
-// PINGs at all. The first measurement starts after 16 KiB of DATA. The
-// round trip a burst is measured over is the shortest one seen: a busy
-// peer answers PINGs late, and a longer round trip would count calls that
-// merely follow each other as one burst.
+// Only DATA of streams that carry more than one message starts a
+// measurement: a unary call's one message gets the window it needs from
+// the reader's grant, so request-response traffic sends no PINGs at all.
 type bdpEstimator struct {
 	window     uint32 // current stream and connection window
-	burst      uint32 // bytes received since burstStart
-	burstStart time.Time
-	rttMin     float64 // shortest round trip seen, seconds
+	unmeasured uint32 // bytes received since the last measurement
 	sent       bool
 	sentAt     time.Time
 	sample     uint32
@@ -47,33 +41,28 @@ type bdpEstimator struct {
 	bwMax      float64 // bytes per second
 }
 
-// onData accounts for n bytes of DATA and starts a measurement if none is
-// running and the traffic could show a larger window is needed.
-func (c *Conn) bdpOnData(n uint32) {
+// bdpOnData accounts for n bytes of DATA and, if none is running and
+// canStart (the DATA is on a multi-message stream), starts a measurement.
+func (c *Conn) bdpOnData(n uint32, canStart bool) {
 	b := c.bdp
 	if b == nil || b.window >= bdpLimit {
 		return
 	}
 	if !b.sent {
-		if b.samples == 0 {
-			b.burst += n
-			if b.burst < bdpMinSample {
-				return
-			}
-		} else {
-			now := time.Now()
-			if now.Sub(b.burstStart).Seconds() > b.rttMin {
-				b.burstStart, b.burst = now, 0
-			}
-			b.burst += n
-			if uint64(b.burst)*bdpGrowDen < uint64(b.window)*bdpGrowNum {
-				return
-			}
+		if !canStart {
+			return
 		}
+		// Measure only once some data has arrived since the last
+		// measurement (a quarter of the initial window): traffic that
+		// small never needs a larger window.
+		b.unmeasured += n
+		if b.window <= DefaultWindowSize && b.unmeasured < bdpMinSample {
+			return
+		}
+		b.unmeasured = 0
 		if !c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: bdpPingData}) {
 			return
 		}
-		b.burst = 0
 		b.sent = true
 		b.sentAt = time.Now()
 		b.sample = 0
@@ -89,9 +78,6 @@ func (c *Conn) bdpAck() {
 	}
 	b.sent = false
 	rtt := time.Since(b.sentAt).Seconds()
-	if b.samples == 0 || rtt < b.rttMin {
-		b.rttMin = rtt
-	}
 	if b.samples < 10 {
 		b.samples++
 		b.rtt += (rtt - b.rtt) / float64(b.samples)

@@ -192,7 +192,6 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 	}
 	c.connAvail -= int64(length)
 	c.connPending += int64(length)
-	c.bdpOnData(uint32(length))
 	if c.connPending >= c.connLimit/4 {
 		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(c.connPending)})
 		c.connAvail += c.connPending
@@ -251,6 +250,7 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		s.reset(status.New(codes.Internal, "transport: stream window exceeded"), true, http2.ErrCodeFlowControl)
 		return c.abuse("too_many_resets")
 	}
+	c.bdpOnData(uint32(length), !s.SingleMessage())
 	s.dataSeen += int64(n)
 	if s.contentLength >= 0 && s.dataSeen > s.contentLength {
 		if err := c.r.Discard(n + pad); err != nil {
