@@ -27,9 +27,10 @@ var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 // the window, up to 16 MiB. Once the window has grown, bulk data is
 // flowing: it measures every round trip. It lives on the reader goroutine.
 //
-// Only DATA of streams that carry more than one message starts a
-// measurement: a unary call's one message gets the window it needs from
-// the reader's grant, so request-response traffic sends no PINGs at all.
+// Only DATA of streams that carry more than one message, or of a message
+// that needed a grant because it did not fit the window, starts a
+// measurement: once the window fits the messages in use, request-response
+// traffic sends no PINGs at all.
 type bdpEstimator struct {
 	window     uint32 // current stream and connection window
 	unmeasured uint32 // bytes received since the last measurement

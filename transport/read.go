@@ -250,7 +250,6 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		s.reset(status.New(codes.Internal, "transport: stream window exceeded"), true, http2.ErrCodeFlowControl)
 		return c.abuse("too_many_resets")
 	}
-	c.bdpOnData(uint32(length), !s.SingleMessage())
 	s.dataSeen += int64(n)
 	if s.contentLength >= 0 && s.dataSeen > s.contentLength {
 		if err := c.r.Discard(n + pad); err != nil {
@@ -289,7 +288,12 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 	if credit := length - n; credit > 0 {
 		c.windowUpdate(s, s.Consumed(credit))
 	}
-	c.windowUpdate(s, s.TakeGrant())
+	grant := s.TakeGrant()
+	c.windowUpdate(s, grant)
+	// A single-message stream measures only when its message did not fit
+	// the window: a window too small for the messages in use costs each of
+	// them a round trip for the grant.
+	c.bdpOnData(uint32(length), grant > 0 || !s.SingleMessage())
 	if streamErr != nil {
 		st := status.Convert(streamErr)
 		if c.client {
