@@ -49,12 +49,11 @@ type Reader struct {
 	// Socket reads: when src is a plain TCP or Unix socket, fill waits for
 	// data without holding a buffer and reads into a pooled one only once
 	// data is there, so even the first read of a burst is a large one.
-	raw      syscall.RawConn
-	readFD   func(fd uintptr) bool // r.readSocket, bound once
-	aroundFD func(fd uintptr) bool // r.readAroundSocket, bound once
-	around   []byte                // readAround's destination
-	rawN     int
-	rawErr   error
+	raw    syscall.RawConn
+	readFD func(fd uintptr) bool // r.readSocket, bound once
+	around []byte                // readAround's destination: read before buf
+	rawN   int
+	rawErr error
 
 	hdec    *headerDecoder
 	payload []byte // reused buffer for HEADERS and CONTINUATION payloads
@@ -72,7 +71,6 @@ func NewReader(src io.Reader, cfg ReaderConfig) *Reader {
 	if raw := socketOf(src); raw != nil {
 		r.raw = raw
 		r.readFD = r.readSocket
-		r.aroundFD = r.readAroundSocket
 	} else {
 		r.quiet = new([quietBufSize]byte)
 		r.buf = r.quiet[:]
@@ -257,7 +255,7 @@ func (r *Reader) readAround(p []byte) error {
 	for len(p) > 0 {
 		r.around = p
 		r.rawN, r.rawErr = 0, nil
-		if err := r.raw.Read(r.aroundFD); err != nil {
+		if err := r.raw.Read(r.readFD); err != nil {
 			return fmt.Errorf("framer: reading frame payload: %w", err)
 		}
 		n := r.rawN
@@ -276,27 +274,6 @@ func (r *Reader) readAround(p []byte) error {
 		p = nil
 	}
 	return nil
-}
-
-// readAroundSocket is readAround's RawConn.Read callback.
-func (r *Reader) readAroundSocket(fd uintptr) bool {
-	if r.busy == nil {
-		r.busy = bufpool.Get(busyBufSize)
-		r.buf = *r.busy
-	}
-	for {
-		n, err := readv2(fd, r.around, r.buf)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			bufpool.Put(r.busy)
-			r.busy, r.buf = nil, nil
-			return false
-		}
-		r.rawN, r.rawErr = max(n, 0), err
-		return true
-	}
 }
 
 // drained gives the pooled buffer back as soon as it holds nothing and the

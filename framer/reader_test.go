@@ -258,14 +258,10 @@ func TestReaderRoundTrip(t *testing.T) {
 }
 
 func TestReaderBypassesBufferForLargeReads(t *testing.T) {
-	var buf bytes.Buffer
-	fr := http2.NewFramer(&buf, nil)
-	require.NoError(t, fr.WritePing(false, [8]byte{1}))
 	payload := pattern(30000, 9)
-	require.NoError(t, fr.WriteData(1, false, payload))
-	require.NoError(t, fr.WritePing(false, [8]byte{2}))
+	wire := pingDataPing(t, payload)
 
-	spy := &spyReader{r: bytes.NewReader(buf.Bytes())}
+	spy := &spyReader{r: bytes.NewReader(wire)}
 	r := framer.NewReader(iotest.HalfReader(spy), framer.ReaderConfig{MaxFrameSize: 32768})
 	defer r.Release()
 
@@ -882,13 +878,8 @@ func TestReaderSocketReadsAroundLargePayload(t *testing.T) {
 	// is read straight into the caller's slice, and the PING behind it
 	// must come out intact whether it arrived with the payload (readv
 	// puts it in the buffer) or later.
-	var buf bytes.Buffer
-	fr := http2.NewFramer(&buf, nil)
-	require.NoError(t, fr.WritePing(false, [8]byte{1}))
 	payload := pattern(30000, 9)
-	require.NoError(t, fr.WriteData(1, false, payload))
-	require.NoError(t, fr.WritePing(false, [8]byte{2}))
-	wire := buf.Bytes()
+	wire := pingDataPing(t, payload)
 	head := 17 + 9 + 100 // first PING, DATA header, 100 payload bytes
 	for _, chunks := range [][]int{
 		{head, len(wire)},              // the rest and the PING together
@@ -902,4 +893,16 @@ func TestReaderSocketReadsAroundLargePayload(t *testing.T) {
 		assert.Equal(t, payload, got[1].Data)
 		assert.Equal(t, [8]byte{2}, got[2].Ping)
 	}
+}
+
+// pingDataPing lays out PING 1, a DATA frame carrying payload on stream 1,
+// and PING 2.
+func pingDataPing(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	require.NoError(t, fr.WritePing(false, [8]byte{1}))
+	require.NoError(t, fr.WriteData(1, false, payload))
+	require.NoError(t, fr.WritePing(false, [8]byte{2}))
+	return buf.Bytes()
 }

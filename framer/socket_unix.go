@@ -31,15 +31,22 @@ func socketOf(src io.Reader) syscall.RawConn {
 }
 
 // readSocket is the RawConn.Read callback: it takes a pooled buffer, reads
-// into it, and if the socket had nothing gives the buffer back before
-// reporting false, so that waiting for data pins no buffer.
+// into it (after r.around, if set, with one readv), and if the socket had
+// nothing gives the buffer back before reporting false, so that waiting
+// for data pins no buffer.
 func (r *Reader) readSocket(fd uintptr) bool {
 	if r.busy == nil {
 		r.busy = bufpool.Get(busyBufSize)
 		r.buf = *r.busy
 	}
 	for {
-		n, err := syscall.Read(int(fd), r.buf)
+		var n int
+		var err error
+		if r.around != nil {
+			n, err = readv2(fd, r.around, r.buf)
+		} else {
+			n, err = syscall.Read(int(fd), r.buf)
+		}
 		switch err {
 		case syscall.EINTR:
 			continue
