@@ -27,6 +27,7 @@ type addrConn struct {
 	stopped  bool
 	stop     chan struct{}  // closed by shutdown
 	running  sync.WaitGroup // the connecting goroutine
+	looping  bool           // the connecting goroutine runs
 	draining []*transport.Conn
 	kaTime   time.Duration // keepalive interval, doubled on too_many_pings
 }
@@ -44,8 +45,27 @@ func (ac *addrConn) Connect() {
 	}
 	ac.state = connectivity.Connecting
 	ac.running.Add(1)
+	ac.looping = true
 	ac.mu.Unlock()
 	go ac.connectLoop()
+}
+
+// finished reports whether a shut-down SubConn has nothing left to wait
+// for: its connecting goroutine ended and its draining connections closed.
+func (ac *addrConn) finished() bool {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if !ac.stopped || ac.looping {
+		return false
+	}
+	for _, d := range ac.draining {
+		select {
+		case <-d.Done():
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Shutdown closes the SubConn; its connection takes no new calls and
@@ -120,6 +140,11 @@ func (ac *addrConn) report(s connectivity.State, err error) {
 // between rounds.
 func (ac *addrConn) connectLoop() {
 	defer ac.running.Done()
+	defer func() {
+		ac.mu.Lock()
+		ac.looping = false
+		ac.mu.Unlock()
+	}()
 	ac.report(connectivity.Connecting, nil)
 	for retries := 0; ; retries++ {
 		delay := backoff.DefaultConfig.Backoff(retries)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/h2rpc/h2rpc/balancer"
@@ -44,7 +45,7 @@ type ClientConn struct {
 	balMu    sync.Mutex
 	res      resolver.Resolver
 	bal      balancer.Balancer
-	subConns []*addrConn // every SubConn made; nil once closed
+	subConns []*addrConn // SubConns not yet finished; nil once closed
 	balDone  bool        // Close has taken subConns
 
 	pmu      sync.Mutex
@@ -307,6 +308,9 @@ func (b balancerCC) NewSubConn(addrs []resolver.Address, opts balancer.NewSubCon
 		return nil, errors.New("client: NewSubConn with no addresses")
 	}
 	ac := newAddrConn(cc, addrs, opts.StateListener)
+	// Forget SubConns the balancer shut down and that have nothing left
+	// to wait for, so that address changes leave nothing behind.
+	cc.subConns = slices.DeleteFunc(cc.subConns, (*addrConn).finished)
 	cc.subConns = append(cc.subConns, ac)
 	return ac, nil
 }
