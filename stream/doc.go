@@ -27,6 +27,18 @@
 // returns flow-control credit (Consumed). Fields shared between them are
 // guarded by mu. The reassembly state belongs to the reader alone.
 //
+// # Window
+//
+// Credit goes back as the application takes messages (Consumed), and
+// earlier for the message the application is already blocked waiting for:
+// its bytes are credited as they arrive (as if read piece by piece), so a
+// message about the window's size does not stall the peer until it is
+// whole. A message larger than what the peer may still send gets the
+// shortfall granted at once (TakeGrant), as a debt its consumption does
+// not return twice. A stream that carries one message
+// (ExpectSingleMessage: a unary request or response) returns nothing: the
+// grant covers its message and nothing may follow.
+//
 // The package never writes frames: it tells its caller how much window to
 // give back, and the caller queues the WINDOW_UPDATE.
 package stream
