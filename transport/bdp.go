@@ -43,7 +43,8 @@ type bdpEstimator struct {
 }
 
 // bdpOnData accounts for n bytes of DATA and, if none is running and
-// canStart (the DATA is on a multi-message stream), starts a measurement.
+// canStart (the DATA is on a multi-message stream, or its message needed
+// a grant), starts a measurement.
 func (c *Conn) bdpOnData(n uint32, canStart bool) {
 	b := c.bdp
 	if b == nil || b.window >= bdpLimit {
