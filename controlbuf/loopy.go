@@ -235,7 +235,10 @@ func (l *Loopy) round() error {
 }
 
 // turn writes what s may write now: any headers, at most one DATA frame,
-// and the trailers of a write whose data is all out.
+// and the trailers of a write whose data is all out. A DATA frame that
+// finishes a write also carries the whole data of the writes queued
+// behind it, as far as the frame size and quotas allow, so a burst of
+// small messages costs one frame header and one turn rather than one each.
 func (l *Loopy) turn(s *OutStream) error {
 	for s.head != nil {
 		w := s.head
@@ -257,11 +260,21 @@ func (l *Loopy) turn(s *OutStream) error {
 			}
 			last := w.off+int(n) == len(w.Data)
 			end := last && w.EndStream && w.Trailers == nil
-			l.w.WriteData(s.ID, end, w.Data[w.off:w.off+int(n)])
+			total, followers := n, 0
+			if last && !end && w.Trailers == nil && !w.Cleanup {
+				total, followers, end = l.coalesce(s, w, n)
+			}
+			l.w.WriteDataHeader(s.ID, end, int(total))
+			l.w.WriteDataPayload(w.Data[w.off : w.off+int(n)])
+			for x := w.next; followers > 0; x, followers = x.next, followers-1 {
+				l.w.WriteDataPayload(x.Data)
+				x.off = len(x.Data)
+				s.replenish(len(x.Data))
+			}
 			l.markWrite()
 			w.off += int(n)
-			s.quota -= n
-			l.connQuota -= n
+			s.quota -= total
+			l.connQuota -= total
 			s.replenish(int(n))
 			if !last {
 				return nil
@@ -290,6 +303,26 @@ func (l *Loopy) turn(s *OutStream) error {
 		}
 	}
 	return nil
+}
+
+// coalesce plans a DATA frame that finishes w with n bytes: it counts the
+// writes queued behind w whose whole data fits in the room left (frame
+// size and quotas), stopping at one that has headers or ends the stream.
+// It returns the frame's length, how many followers it carries, and
+// whether the frame ends the stream (its last follower's END_STREAM).
+func (l *Loopy) coalesce(s *OutStream, w *Write, n int64) (total int64, followers int, end bool) {
+	room := min(int64(l.w.MaxFrameSize()), s.quota, l.connQuota) - n
+	total = n
+	for x := w.next; x != nil && x.Headers == nil && x.off == 0 && len(x.Data) > 0 && int64(len(x.Data)) <= room; x = x.next {
+		room -= int64(len(x.Data))
+		total += int64(len(x.Data))
+		followers++
+		if x.EndStream || x.Trailers != nil || x.Cleanup {
+			end = x.EndStream && x.Trailers == nil
+			break
+		}
+	}
+	return total, followers, end
 }
 
 func (l *Loopy) markWrite() {

@@ -61,7 +61,7 @@ func TestWriteShapes(t *testing.T) {
 			newWrite(respHeaders, []byte("one"), nil, false),
 			newWrite(nil, []byte("two"), nil, false),
 			newWrite(nil, []byte("three"), trailers, false),
-		}, []string{"HEADERS 1", "DATA 1 len=3", "DATA 1 len=3", "DATA 1 len=5", "HEADERS 1 END_STREAM"}},
+		}, []string{"HEADERS 1", "DATA 1 len=11", "HEADERS 1 END_STREAM"}}, // queued writes share a frame
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -711,5 +711,28 @@ func TestPooledDataReleased(t *testing.T) {
 		for i, f := range got {
 			assert.Equal(t, pattern(3000, byte(i)), f.Data, "stream %d", f.StreamID)
 		}
+	})
+}
+
+func TestQueuedWritesShareAFrame(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		// A stream window of 8 bytes: the first three writes fit in one
+		// frame, the fourth must wait for window.
+		c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 8}}}})
+		s := newStream(1)
+		c.put(write(s, newWrite(respHeaders, []byte("ab"), nil, false)))
+		c.put(write(s, newWrite(nil, []byte("cde"), nil, false)))
+		c.put(write(s, newWrite(nil, []byte("fgh"), nil, false)))
+		c.put(write(s, newWrite(nil, []byte("ij"), nil, true)))
+		c.start()
+		got := c.settle()
+		assert.Equal(t, []string{"SETTINGS 0 ACK", "HEADERS 1", "DATA 1 len=8"}, summary(got))
+		assert.Equal(t, "abcdefgh", string(got[2].Data), "in order")
+
+		c.put(streamWindow(1, 2))
+		got = c.settle()
+		assert.Equal(t, []string{"DATA 1 len=2 END_STREAM"}, summary(got), "the last write ends the stream")
+		assert.Equal(t, "ij", string(got[0].Data))
 	})
 }

@@ -97,13 +97,26 @@ func (w *Writer) closeRun() {
 // WriteData writes one DATA frame carrying p. A large p is written by
 // reference: it must stay unchanged until Flush returns.
 func (w *Writer) WriteData(streamID uint32, endStream bool, p []byte) {
+	w.WriteDataHeader(streamID, endStream, len(p))
+	w.WriteDataPayload(p)
+}
+
+// WriteDataHeader writes the header of a DATA frame whose payload, n bytes
+// in all, follows in one or more WriteDataPayload calls: several small
+// messages can share one frame.
+func (w *Writer) WriteDataHeader(streamID uint32, endStream bool, n int) {
 	var hdr [frameHeaderLen]byte
 	var flags byte
 	if endStream {
 		flags = byte(http2.FlagDataEndStream)
 	}
-	putFrameHeader(hdr[:], len(p), http2.FrameData, flags, streamID)
+	putFrameHeader(hdr[:], n, http2.FrameData, flags, streamID)
 	w.Write(hdr[:])
+}
+
+// WriteDataPayload writes part of a DATA frame's payload: copied into the
+// batch if small, kept by reference (written with writev) if large.
+func (w *Writer) WriteDataPayload(p []byte) {
 	if len(p) < refThreshold {
 		w.Write(p)
 		return
