@@ -65,9 +65,11 @@ type Stream struct {
 	// queue: the message being assembled is the one it will take, so its
 	// bytes are credited as they arrive, as if read.
 	waiting bool
+
 	// single: the peer sends at most one message here (a unary request or
 	// response): window it would need comes from the grant, and crediting
-	// what it sent would only cost WINDOW_UPDATE writes.
+	// what it sent would only cost WINDOW_UPDATE writes. Set before the
+	// stream's DATA is read and read-only afterwards, so it needs no lock.
 	single bool
 
 	asm assembler // reader goroutine only
@@ -270,19 +272,13 @@ func (s *Stream) creditEarly(k int) {
 // ExpectSingleMessage says the peer sends at most one message on the
 // stream (a unary call's request or response). Such a stream never returns
 // window: a message larger than the window gets it from the reader's
-// grant, and nothing may follow the message.
-func (s *Stream) ExpectSingleMessage() {
-	s.mu.Lock()
-	s.single = true
-	s.mu.Unlock()
-}
+// grant, and nothing may follow the message. Call it before the stream
+// is handed to the reader (client) or on the reader goroutine before the
+// stream's DATA (server dispatch).
+func (s *Stream) ExpectSingleMessage() { s.single = true }
 
 // SingleMessage reports whether ExpectSingleMessage was called.
-func (s *Stream) SingleMessage() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.single
-}
+func (s *Stream) SingleMessage() bool { return s.single }
 
 // TakeGrant returns window the reader granted ahead for a message larger
 // than the window (see window.grant), to be sent as WINDOW_UPDATE now.

@@ -65,14 +65,10 @@ func (c *Conn) readLoop() (err error) {
 		if fh.Type == http2.FrameHeaders {
 			blk, err := c.r.ReadHeaderBlock(fh)
 			if err != nil {
-				var se http2.StreamError
-				if errors.As(err, &se) {
-					if err := c.streamError(se.StreamID, se.Code, se.Error()); err != nil {
-						return err
-					}
-					continue
+				if err := c.frameReadFailed(err); err != nil {
+					return err
 				}
-				return c.readError(err)
+				continue
 			}
 			if c.client {
 				err = c.clientHeaders(blk)
@@ -86,14 +82,10 @@ func (c *Conn) readLoop() (err error) {
 		}
 		f, err := c.r.ReadControlFrame(fh)
 		if err != nil {
-			var se http2.StreamError
-			if errors.As(err, &se) {
-				if err := c.streamError(se.StreamID, se.Code, se.Error()); err != nil {
-					return err
-				}
-				continue
+			if err := c.frameReadFailed(err); err != nil {
+				return err
 			}
-			return c.readError(err)
+			continue
 		}
 		if err := c.dispatch(f); err != nil {
 			return err
@@ -179,6 +171,17 @@ func (c *Conn) streamError(id uint32, code http2.ErrCode, msg string) error {
 	c.noteReset(id)
 	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: code})
 	return nil
+}
+
+// frameReadFailed handles an error reading a frame's payload: a stream
+// error is answered on that stream and reading goes on (nil); anything
+// else ends the connection.
+func (c *Conn) frameReadFailed(err error) error {
+	var se http2.StreamError
+	if errors.As(err, &se) {
+		return c.streamError(se.StreamID, se.Code, se.Error())
+	}
+	return c.readError(err)
 }
 
 // handleData reads one DATA frame's payload into its stream.
