@@ -169,3 +169,21 @@ func TestStreamRequest(t *testing.T) {
 	_, _, err = parseStreamRequest(streamRequest(1<<30, 1).Value)
 	assert.Error(t, err)
 }
+
+// TestRawBulkIsAFloor checks that the raw TCP bulk baseline only moves
+// bytes: it builds its frame once per connection and allocates nothing
+// per message, so it stays the floor that both runtimes are held to.
+func TestRawBulkIsAFloor(t *testing.T) {
+	o, err := parseFlags([]string{"-workloads", "sstream-1MiB", "-pairs", "raw", "-rounds", "1",
+		"-duration", "200ms", "-json", filepath.Join(t.TempDir(), "results.json")})
+	require.NoError(t, err)
+	rep, err := drive(o, io.Discard, io.Discard)
+	require.NoError(t, err)
+	require.Len(t, rep.Workloads, 1)
+	m := rep.Workloads[0].Results[0].Median
+	require.Zero(t, m.Errors, m.FirstError)
+	require.Positive(t, m.OpsPerSec)
+	// A frame rebuilt per request costs about 3 MiB per 8 messages
+	// (400 KB per message); what is left is the measurement's own noise.
+	assert.Less(t, m.BytesPerOp, float64(16<<10), "raw bulk allocates per message")
+}

@@ -126,13 +126,14 @@ func serveRaw(c net.Conn) {
 		br := bufio.NewReaderSize(c, rawBufSize)
 		var req [16]byte
 		var frame []byte
+		frameSize := -1 // the payload size frame was built for
 		for {
 			if _, err := io.ReadFull(br, req[:]); err != nil {
 				return
 			}
 			count, size := binary.BigEndian.Uint64(req[:8]), int(binary.BigEndian.Uint64(req[8:]))
-			if len(frame) != size {
-				frame = rawFrame(size)
+			if size != frameSize {
+				frame, frameSize = rawFrame(size), size
 			}
 			for range count {
 				if _, err := c.Write(frame); err != nil {
