@@ -78,9 +78,15 @@ func (l *Loopy) Run() (err error) {
 	defer l.releaseAll()
 	yielded := false
 	for {
-		canWrite := l.active.next != &l.active && l.connQuota > 0
-		block := !canWrite && l.w.Buffered() == 0 && !l.closing
-		items, err := l.q.take(l.spare, block)
+		hasActive := l.active.next != &l.active
+		block := !(hasActive && l.connQuota > 0) && l.w.Buffered() == 0 && !l.closing
+		var quietRoom int64
+		if !hasActive {
+			// Nothing waits for connection quota, so the peer's
+			// connection credit need not wake loopy.
+			quietRoom = math.MaxInt32 - l.connQuota
+		}
+		items, err := l.q.take(l.spare, block, quietRoom)
 		if err != nil {
 			return err
 		}

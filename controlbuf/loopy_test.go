@@ -129,6 +129,22 @@ func TestConnQuotaStopsAndResumes(t *testing.T) {
 	})
 }
 
+// TestQuietConnCreditIsApplied checks that connection credit that
+// arrived while loopy slept with nothing to send (queued without waking
+// it) is counted before the writes that come after it.
+func TestQuietConnCreditIsApplied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		s := newStream(1)
+		c.start()
+		assert.Empty(t, c.settle())
+		c.put(connWindow(1 << 20))
+		c.put(write(s, newWrite(nil, pattern(70000, 1), nil, true)))
+		c.put(streamWindow(1, 1<<20))
+		assert.Equal(t, 70000, dataBytes(c.settle(), 1), "the credit lifted the 65,535-byte connection window")
+	})
+}
+
 func TestConnQuotaSharedByStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)

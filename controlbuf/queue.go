@@ -140,9 +140,14 @@ func freeWrite(w *Write) {
 
 // Queue is the control buffer. It is safe for concurrent use.
 type Queue struct {
-	mu        sync.Mutex
-	items     []Item
-	sleeping  bool // loopy waits on wake
+	mu       sync.Mutex
+	items    []Item
+	sleeping bool // loopy waits on wake
+	// quietRoom is how much connection credit may be queued while loopy
+	// sleeps without waking it: none if it waits for connection quota,
+	// else what keeps its quota within 2^31-1 (so overflow is still
+	// found when the credit arrives).
+	quietRoom int64
 	closed    bool
 	responses int           // queued items for which isResponse
 	throttle  chan struct{} // closed when responses drain; nil if not throttling
@@ -165,6 +170,13 @@ func (q *Queue) Put(it Item) bool {
 		return false
 	}
 	q.items = append(q.items, it)
+	if it.Kind == KindPeerWindowUpdate && it.StreamID == 0 && q.sleeping && int64(it.N) <= q.quietRoom {
+		// Loopy has nothing waiting for this credit: it takes it with
+		// whatever wakes it next, which saves a wake-up per credit.
+		q.quietRoom -= int64(it.N)
+		q.mu.Unlock()
+		return true
+	}
 	if it.isResponse() {
 		q.responses++
 		if q.responses > MaxQueuedResponses && q.throttle == nil {
@@ -259,8 +271,10 @@ func (q *Queue) Close() []Item {
 func (q *Queue) Done() <-chan struct{} { return q.done }
 
 // take swaps the queued items with spare, blocking until there is at least
-// one item if block is set. It returns ErrClosed when the queue closes.
-func (q *Queue) take(spare []Item, block bool) ([]Item, error) {
+// one item if block is set. While it blocks, up to quietRoom bytes of
+// connection credit are queued without waking it. It returns ErrClosed
+// when the queue closes.
+func (q *Queue) take(spare []Item, block bool, quietRoom int64) ([]Item, error) {
 	for {
 		q.mu.Lock()
 		if q.closed {
@@ -281,6 +295,7 @@ func (q *Queue) take(spare []Item, block bool) ([]Item, error) {
 			return items, nil
 		}
 		q.sleeping = true
+		q.quietRoom = quietRoom
 		q.mu.Unlock()
 		select {
 		case <-q.wake:
