@@ -57,6 +57,22 @@ type Reader struct {
 
 	hdec    *headerDecoder
 	payload []byte // reused buffer for HEADERS and CONTINUATION payloads
+
+	// onWait, if set, runs before a read that may wait for the peer: on
+	// a socket when it has nothing yet, otherwise before every read from
+	// the source.
+	onWait func()
+}
+
+// SetOnWait makes the Reader call f on the reading goroutine before it
+// waits for more data from the peer, so that work held back in the hope
+// of more data can go ahead instead. Call it before the first read.
+func (r *Reader) SetOnWait(f func()) { r.onWait = f }
+
+func (r *Reader) waiting() {
+	if r.onWait != nil {
+		r.onWait()
+	}
 }
 
 // NewReader returns a Reader of frames from src.
@@ -111,6 +127,7 @@ func (r *Reader) ErrorDetail() error { return r.fr.ErrorDetail() }
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.r == r.w {
 		if len(p) >= bypassSize {
+			r.waiting()
 			return r.src.Read(p)
 		}
 		if err := r.fill(); err != nil {
@@ -211,6 +228,7 @@ func (r *Reader) fill() error {
 		r.busy = nil
 		r.buf = r.idleBuf()
 	}
+	r.waiting()
 	n, err := r.src.Read(r.buf)
 	r.w = n
 	r.filled = n == len(r.buf)
@@ -248,6 +266,7 @@ func (r *Reader) fillFromSocket() error {
 // payload costs no extra read for what comes after it.
 func (r *Reader) readAround(p []byte) error {
 	if r.raw == nil {
+		r.waiting()
 		_, err := io.ReadFull(r.src, p)
 		return noEOF(err)
 	}

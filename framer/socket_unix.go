@@ -53,6 +53,7 @@ func (r *Reader) readSocket(fd uintptr) bool {
 		case syscall.EAGAIN:
 			bufpool.Put(r.busy)
 			r.busy, r.buf = nil, nil
+			r.waiting()
 			return false
 		}
 		r.rawN, r.rawErr = max(n, 0), err

@@ -28,6 +28,7 @@ type Server struct {
 	handlers   map[string]*handler // by full method, /package.Service/Method
 	services   map[string]bool
 	work       chan *transport.Stream
+	startFn    func(*transport.Stream) // s.start, bound once
 	quit       chan struct{}
 	idle       atomic.Int32 // workers kept for reuse
 	maxWorkers int32
@@ -66,6 +67,7 @@ func New(opts ...Option) *Server {
 	}
 	s.unaryInt = chainUnary(s.opts.unaryInts)
 	s.streamInt = chainStream(s.opts.streamInts)
+	s.startFn = s.start
 	return s
 }
 
@@ -221,15 +223,24 @@ func (s *Server) handleRawConn(raw net.Conn) {
 	})
 }
 
-// dispatch hands a new stream to an idle worker, or to a goroutine of its
-// own when none is idle. It runs on the connection's reader goroutine.
+// dispatch takes a new stream on the connection's reader goroutine. A
+// call whose client sends one message is started once that message is
+// there (its handler needs it first); others start at once.
 func (s *Server) dispatch(st *transport.Stream) {
-	// On the reader goroutine, before any of the stream's DATA: a call
-	// whose client sends one message returns no window for it.
+	s.handlerWG.Add(1)
+	// Before any of the stream's DATA: a call whose client sends one
+	// message returns no window for it.
 	if h := s.handlers[st.Method()]; h != nil && (h.method != nil || !h.stream.ClientStreams) {
 		st.ExpectSingleMessage()
+		st.StartOnMessage(s.startFn)
+		return
 	}
-	s.handlerWG.Add(1)
+	s.start(st)
+}
+
+// start hands a stream to an idle worker, or to a goroutine of its own
+// when none is idle.
+func (s *Server) start(st *transport.Stream) {
 	select {
 	case s.work <- st:
 		return

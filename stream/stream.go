@@ -126,6 +126,14 @@ func (s *Stream) CloseRecv(err error) bool {
 	return true
 }
 
+// Ready reports whether Recv would return at once: a message is queued
+// or the receive side has ended.
+func (s *Stream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs) > 0 || s.err != nil
+}
+
 // RecvErr returns why the receive side ended, or nil.
 func (s *Stream) RecvErr() error {
 	s.mu.Lock()

@@ -20,6 +20,7 @@ const goAwayFlushTimeout = time.Second
 // readLoop reads and dispatches frames until the connection fails.
 func (c *Conn) readLoop() (err error) {
 	defer c.r.Release()
+	defer c.startPending() // their handlers see the connection's end
 	defer func() {
 		var ce http2.ConnectionError
 		if errors.As(err, &ce) {
@@ -38,8 +39,14 @@ func (c *Conn) readLoop() (err error) {
 		if err := c.q.Throttle(); err != nil {
 			return err
 		}
-		if len(c.pendingReplies) > 0 && c.r.Buffered() == 0 {
-			c.flushReplies()
+		if c.r.Buffered() == 0 {
+			// What arrived together has been handled: answer it.
+			if len(c.pendingReplies) > 0 {
+				c.flushReplies()
+			}
+			if len(c.pendingStarts) > 0 {
+				c.startPending()
+			}
 		}
 		fh, err := c.r.ReadFrameHeader()
 		if err != nil {
@@ -309,10 +316,11 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 		if fh.Flags.Has(http2.FlagDataEndStream) {
 			s.Transition(stream.EvRecvEnd)
 		}
-		return nil
-	}
-	if fh.Flags.Has(http2.FlagDataEndStream) {
+	} else if fh.Flags.Has(http2.FlagDataEndStream) {
 		s.recvEnd()
+	}
+	if s.startFn != nil && s.Ready() {
+		c.startHeld(s)
 	}
 	return nil
 }

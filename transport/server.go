@@ -53,6 +53,7 @@ var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
 func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	c := newConn(nc, cfg.Config, false)
 	c.server = &serverState{handle: cfg.Handle}
+	c.r.SetOnWait(c.startPending)
 	if cfg.ConnContext != nil {
 		c.ctx = cfg.ConnContext(c.ctx)
 	}
@@ -551,4 +552,41 @@ func (c *Conn) GoAwayAndClose() {
 	}
 	t.Stop()
 	c.Close(ErrConnClosed)
+}
+
+// StartOnMessage holds back the start of a new stream's handler, which
+// can do nothing before the request message, until that message has
+// arrived: the reader then calls start(s) itself instead of waking the
+// handler twice (once for the headers, once for the message). The reader
+// also calls start as soon as the stream ends or fails, and before it
+// waits for the peer, so a slow or silent client only delays the start
+// until nothing else is left to read. Call it only from the Handle hook of
+// ServerConfig.
+func (s *Stream) StartOnMessage(start func(*Stream)) {
+	if s.Ready() {
+		start(s)
+		return
+	}
+	s.startFn = start
+	s.conn.pendingStarts = append(s.conn.pendingStarts, s)
+}
+
+// startPending starts every handler held back by StartOnMessage.
+func (c *Conn) startPending() {
+	if len(c.pendingStarts) == 0 {
+		return
+	}
+	for _, s := range c.pendingStarts {
+		c.startHeld(s)
+	}
+	clear(c.pendingStarts)
+	c.pendingStarts = c.pendingStarts[:0]
+}
+
+// startHeld starts s's handler if it is still held back.
+func (c *Conn) startHeld(s *Stream) {
+	if start := s.startFn; start != nil {
+		s.startFn = nil
+		start(s)
+	}
 }

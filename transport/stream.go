@@ -73,7 +73,8 @@ type Stream struct {
 	header         metadata.MD
 	trailer        metadata.MD
 	handlerDone    atomic.Bool
-	refs           atomic.Int32 // holds on the stream's slot, see release
+	startFn        func(*Stream) // reader goroutine only: see StartOnMessage
+	refs           atomic.Int32  // holds on the stream's slot, see release
 
 	// Client role.
 	hmu         sync.Mutex

@@ -1,0 +1,92 @@
+//go:build linux
+
+package framer_test
+
+import (
+	"bytes"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+
+	"github.com/h2rpc/h2rpc/framer"
+)
+
+// TestReaderOnWait checks that the wait hook runs only when a read would
+// wait for the peer: not while frames that already arrived are read, and
+// once before a read that finds the socket empty.
+func TestReaderOnWait(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	cli, err := net.Dial("tcp", lis.Addr().String())
+	require.NoError(t, err)
+	defer cli.Close()
+	srv, err := lis.Accept()
+	require.NoError(t, err)
+	defer srv.Close()
+
+	ping := func(b byte) []byte {
+		var buf bytes.Buffer
+		require.NoError(t, http2.NewFramer(&buf, nil).WritePing(false, [8]byte{b}))
+		return buf.Bytes()
+	}
+	// Two PINGs, and a DATA frame large enough to be read around the
+	// buffer, arrive before the first read.
+	var first bytes.Buffer
+	first.Write(ping(1))
+	require.NoError(t, http2.NewFramer(&first, nil).WriteData(1, false, make([]byte, 12000)))
+	first.Write(ping(2))
+	_, err = cli.Write(first.Bytes())
+	require.NoError(t, err)
+
+	var waits atomic.Int32
+	r := framer.NewReader(srv, framer.ReaderConfig{})
+	defer r.Release()
+	r.SetOnWait(func() { waits.Add(1) })
+	readPing := func(want byte) {
+		fh, err := r.ReadFrameHeader()
+		require.NoError(t, err)
+		f, err := r.ReadControlFrame(fh)
+		require.NoError(t, err)
+		require.Equal(t, [8]byte{want}, f.(*http2.PingFrame).Data)
+	}
+	// Give loopback a moment to deliver every byte of the first write.
+	require.Eventually(t, func() bool { return socketHas(t, srv, first.Len()) }, 5*time.Second, time.Millisecond)
+	readPing(1)
+	fh, err := r.ReadFrameHeader()
+	require.NoError(t, err)
+	require.NoError(t, r.ReadFull(make([]byte, fh.Length)))
+	readPing(2)
+	assert.Zero(t, waits.Load(), "the hook ran although the frames had arrived")
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		readPing(3)
+	}()
+	require.Eventually(t, func() bool { return waits.Load() == 1 }, 5*time.Second, time.Millisecond,
+		"the hook did not run before the reader waited")
+	_, err = cli.Write(ping(3))
+	require.NoError(t, err)
+	<-done
+	assert.Equal(t, int32(1), waits.Load())
+}
+
+// socketHas reports whether at least n bytes wait unread in c's receive
+// queue (FIONREAD).
+func socketHas(t *testing.T, c net.Conn, n int) bool {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var avail int32
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&avail)))
+	}))
+	return int(avail) >= n
+}
