@@ -7,9 +7,9 @@ import (
 	"net"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
