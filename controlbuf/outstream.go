@@ -6,7 +6,8 @@ import (
 )
 
 // DefaultWriteQuota is how many message bytes a stream may have queued
-// for loopy before its sender blocks.
+// for loopy before its sender blocks; a larger message may be queued
+// while less than its own size is (see AcquireQuota).
 const DefaultWriteQuota = 64 << 10
 
 // ErrStreamDone is returned by AcquireQuota when the stream ended while
@@ -48,6 +49,7 @@ type OutStream struct {
 	// writeQuota bounds the bytes the sender has queued but loopy has
 	// not written. Shared by the sender and loopy.
 	writeQuota atomic.Int64
+	waitFloor  atomic.Int64 // the level a waiting sender needs writeQuota above
 	quotaReady chan struct{}
 }
 
@@ -62,6 +64,7 @@ func (s *OutStream) Init(id uint32) {
 	s.Local = false
 	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil
 	s.writeQuota.Store(DefaultWriteQuota)
+	s.waitFloor.Store(0)
 	if s.quotaReady == nil {
 		s.quotaReady = make(chan struct{}, 1)
 	} else {
@@ -72,15 +75,24 @@ func (s *OutStream) Init(id uint32) {
 	}
 }
 
-// AcquireQuota takes n bytes of write quota, waiting while the stream
-// already has its quota's worth queued. A message larger than the whole
-// quota goes through once the queue is empty. It returns ErrStreamDone if
-// done closes first.
+// AcquireQuota takes n bytes of write quota for a message of n bytes,
+// waiting while the stream has DefaultWriteQuota bytes queued or, for a
+// message larger than that, while it has as many bytes queued as the
+// message: a stream holds at most its quota or two large messages, so the
+// sender prepares its next large message while loopy writes the last one.
+// It returns ErrStreamDone if done closes first.
 func (s *OutStream) AcquireQuota(n int, done <-chan struct{}) error {
+	floor := min(0, DefaultWriteQuota-int64(n)) // go ahead while writeQuota > floor
 	for {
-		if s.writeQuota.Load() > 0 {
+		if s.writeQuota.Load() > floor {
 			s.writeQuota.Add(-int64(n))
 			return nil
+		}
+		// Publish the floor, then look again: a replenish that came
+		// before the store is seen here, one after it sees the floor.
+		s.waitFloor.Store(floor)
+		if s.writeQuota.Load() > floor {
+			continue
 		}
 		select {
 		case <-s.quotaReady:
@@ -93,7 +105,7 @@ func (s *OutStream) AcquireQuota(n int, done <-chan struct{}) error {
 // replenish gives back n bytes of write quota.
 func (s *OutStream) replenish(n int) {
 	v := s.writeQuota.Add(int64(n))
-	if v > 0 && v-int64(n) <= 0 {
+	if f := s.waitFloor.Load(); v > f && v-int64(n) <= f {
 		select {
 		case s.quotaReady <- struct{}{}:
 		default:

@@ -268,6 +268,41 @@ func TestAcquireQuotaReturnedByLoopy(t *testing.T) {
 	})
 }
 
+// TestAcquireQuotaLargeMessages checks that a message larger than the
+// quota may be queued as soon as the one before it has started going
+// out, so its sender never waits for a whole large message to be written,
+// while a stream still never holds more than two.
+func TestAcquireQuotaLargeMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		s := newStream(1)
+		big := pattern(4*controlbuf.DefaultWriteQuota, 1)
+		require.NoError(t, s.AcquireQuota(len(big), nil))
+		c.put(write(s, newWrite(respHeaders, big, nil, false)))
+
+		res := make(chan error, 1)
+		go func() { res <- s.AcquireQuota(len(big), make(chan struct{})) }()
+		synctest.Wait()
+		require.Empty(t, res, "a whole large message is queued: the next one waits")
+
+		c.start()
+		got := c.settle()
+		require.Equal(t, 65535, dataBytes(got, 1), "the stream window lets part of it out")
+		require.Len(t, res, 1, "part of the first is out: the second may be queued")
+		require.NoError(t, <-res)
+		c.put(write(s, newWrite(nil, big, nil, false)))
+
+		go func() { res <- s.AcquireQuota(len(big), make(chan struct{})) }()
+		synctest.Wait()
+		require.Empty(t, res, "two large messages are queued: a third waits")
+		c.put(streamWindow(1, 1<<20))
+		c.put(connWindow(1 << 20))
+		c.settle()
+		require.Len(t, res, 1, "both are out: the third may be queued")
+		require.NoError(t, <-res)
+	})
+}
+
 func TestAcquireQuotaReturnedByCleanup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)
