@@ -80,11 +80,12 @@ func (l *Loopy) Run() (err error) {
 	for {
 		hasActive := l.active.next != &l.active
 		block := !(hasActive && l.connQuota > 0) && l.w.Buffered() == 0 && !l.closing
-		var quietRoom int64
+		var quietRoom uint32
 		if !hasActive {
 			// Nothing waits for connection quota, so the peer's
-			// connection credit need not wake loopy.
-			quietRoom = math.MaxInt32 - l.connQuota
+			// connection credit need not wake loopy. (connQuota stays
+			// within [0, 2^31-1].)
+			quietRoom = uint32(math.MaxInt32 - l.connQuota)
 		}
 		items, err := l.q.take(l.spare, block, quietRoom)
 		if err != nil {

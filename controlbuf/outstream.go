@@ -29,20 +29,21 @@ type OutStream struct {
 	// ID is the stream id; set before the stream's first write is put.
 	ID uint32
 
-	// quota is the stream's send window, as loopy sees it.
-	quota      int64
 	state      outState
 	registered bool
 	dead       bool // cleaned up: later writes are dropped
 	headersOut bool // a HEADERS frame has been written
+	// Local marks a stream we opened (client role): if it is reset
+	// before its HEADERS went out, the peer never heard of it and no
+	// RST_STREAM is written. Set before the first write is put.
+	Local bool
+
+	// quota is the stream's send window, as loopy sees it.
+	quota int64
 
 	// Owner is the stream this OutStream belongs to, for the Assigner.
 	Owner any
 
-	// Local marks a stream we opened (client role): if it is reset
-	// before its HEADERS went out, the peer never heard of it and no
-	// RST_STREAM is written. Set before the first write is put.
-	Local      bool
 	head, tail *Write
 	prev, next *OutStream // active list links
 

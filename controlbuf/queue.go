@@ -143,12 +143,12 @@ type Queue struct {
 	mu       sync.Mutex
 	items    []Item
 	sleeping bool // loopy waits on wake
+	closed   bool
 	// quietRoom is how much connection credit may be queued while loopy
 	// sleeps without waking it: none if it waits for connection quota,
 	// else what keeps its quota within 2^31-1 (so overflow is still
 	// found when the credit arrives).
-	quietRoom int64
-	closed    bool
+	quietRoom uint32
 	responses int           // queued items for which isResponse
 	throttle  chan struct{} // closed when responses drain; nil if not throttling
 
@@ -170,10 +170,10 @@ func (q *Queue) Put(it Item) bool {
 		return false
 	}
 	q.items = append(q.items, it)
-	if it.Kind == KindPeerWindowUpdate && it.StreamID == 0 && q.sleeping && int64(it.N) <= q.quietRoom {
+	if it.Kind == KindPeerWindowUpdate && it.StreamID == 0 && q.sleeping && it.N <= q.quietRoom {
 		// Loopy has nothing waiting for this credit: it takes it with
 		// whatever wakes it next, which saves a wake-up per credit.
-		q.quietRoom -= int64(it.N)
+		q.quietRoom -= it.N
 		q.mu.Unlock()
 		return true
 	}
@@ -274,7 +274,7 @@ func (q *Queue) Done() <-chan struct{} { return q.done }
 // one item if block is set. While it blocks, up to quietRoom bytes of
 // connection credit are queued without waking it. It returns ErrClosed
 // when the queue closes.
-func (q *Queue) take(spare []Item, block bool, quietRoom int64) ([]Item, error) {
+func (q *Queue) take(spare []Item, block bool, quietRoom uint32) ([]Item, error) {
 	for {
 		q.mu.Lock()
 		if q.closed {

@@ -16,7 +16,7 @@ func TestConnCreditQueuedQuietly(t *testing.T) {
 	connCredit := func(n uint32) Item { return Item{Kind: KindPeerWindowUpdate, N: n} }
 	tests := []struct {
 		name      string
-		room      int64
+		room      uint32
 		puts      []Item
 		wakesOnNo int // 1-based index of the put that wakes take; 0: none
 	}{

@@ -43,7 +43,8 @@ type Reader struct {
 	buf    []byte
 	r, w   int
 	busy   *[]byte
-	filled bool // the last read filled the buffer: more is probably pending
+	filled bool  // the last read filled the buffer: more is probably pending
+	rawN   int32 // bytes the last socket read returned (next to filled: one word)
 	quiet  *[quietBufSize]byte
 
 	// Socket reads: when src is a plain TCP or Unix socket, fill waits for
@@ -52,7 +53,6 @@ type Reader struct {
 	raw    syscall.RawConn
 	readFD func(fd uintptr) bool // r.readSocket, bound once
 	around []byte                // readAround's destination: read before buf
-	rawN   int
 	rawErr error
 
 	hdec    *headerDecoder
@@ -248,7 +248,7 @@ func (r *Reader) fillFromSocket() error {
 	if err := r.raw.Read(r.readFD); err != nil {
 		return fmt.Errorf("framer: reading: %w", err)
 	}
-	n, err := r.rawN, r.rawErr
+	n, err := int(r.rawN), r.rawErr
 	r.w = n
 	r.filled = n == len(r.buf)
 	if n > 0 {
@@ -277,7 +277,7 @@ func (r *Reader) readAround(p []byte) error {
 		if err := r.raw.Read(r.readFD); err != nil {
 			return fmt.Errorf("framer: reading frame payload: %w", err)
 		}
-		n := r.rawN
+		n := int(r.rawN)
 		if n == 0 {
 			if r.rawErr != nil {
 				return fmt.Errorf("framer: reading frame payload: %w", r.rawErr)

@@ -56,7 +56,7 @@ func (r *Reader) readSocket(fd uintptr) bool {
 			r.waiting()
 			return false
 		}
-		r.rawN, r.rawErr = max(n, 0), err
+		r.rawN, r.rawErr = int32(max(n, 0)), err // n <= len(around)+len(buf) < 2^31
 		return true
 	}
 }

@@ -122,9 +122,6 @@ type Conn struct {
 	// Requests answered with plain HTTP once the reader has drained what
 	// it has buffered; reader goroutine only.
 	pendingReplies []*Stream
-	// Streams whose handler waits for their request message (see
-	// Stream.StartOnMessage); reader goroutine only.
-	pendingStarts []*Stream
 
 	streamWindow atomic.Uint32 // inbound window of new streams
 

@@ -44,9 +44,7 @@ func (c *Conn) readLoop() (err error) {
 			if len(c.pendingReplies) > 0 {
 				c.flushReplies()
 			}
-			if len(c.pendingStarts) > 0 {
-				c.startPending()
-			}
+			c.startPending()
 		}
 		fh, err := c.r.ReadFrameHeader()
 		if err != nil {

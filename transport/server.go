@@ -40,6 +40,9 @@ type ServerConfig struct {
 
 type serverState struct {
 	handle func(*Stream)
+	// Streams whose handler waits for their request message (see
+	// Stream.StartOnMessage); reader goroutine only.
+	pendingStarts []*Stream
 }
 
 // drainPingTimeout bounds the wait for the ACK of a graceful shutdown's
@@ -568,19 +571,21 @@ func (s *Stream) StartOnMessage(start func(*Stream)) {
 		return
 	}
 	s.startFn = start
-	s.conn.pendingStarts = append(s.conn.pendingStarts, s)
+	srv := s.conn.server
+	srv.pendingStarts = append(srv.pendingStarts, s)
 }
 
 // startPending starts every handler held back by StartOnMessage.
 func (c *Conn) startPending() {
-	if len(c.pendingStarts) == 0 {
+	if c.server == nil || len(c.server.pendingStarts) == 0 {
 		return
 	}
-	for _, s := range c.pendingStarts {
+	held := c.server.pendingStarts
+	for _, s := range held {
 		c.startHeld(s)
 	}
-	clear(c.pendingStarts)
-	c.pendingStarts = c.pendingStarts[:0]
+	clear(held)
+	c.server.pendingStarts = held[:0]
 }
 
 // startHeld starts s's handler if it is still held back.
