@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/h2rpc/h2rpc/client"
@@ -24,6 +26,9 @@ const (
 	// allocsPerPingPong is the budget for one bidi round trip of a
 	// streaming call (user message strings included).
 	allocsPerPingPong = 4
+	// idleHeapPerConn is the heap an idle connection may keep, client
+	// and server side together (8 KiB each).
+	idleHeapPerConn = 16 << 10
 )
 
 func TestAllocsUnaryRoundTrip(t *testing.T) {
@@ -66,4 +71,38 @@ func TestAllocsBidiPingPong(t *testing.T) {
 	t.Logf("bidi ping-pong 1 KiB: %.1f allocations per round trip", allocs)
 	assert.LessOrEqual(t, allocs, float64(allocsPerPingPong))
 	require.NoError(t, st.CloseSend())
+}
+
+// TestAllocsIdleConnection holds the heap an idle connection keeps, both
+// sides together, after one call: what 10,000 idle connections cost is
+// this times 10,000.
+func TestAllocsIdleConnection(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap sizes under the race detector are not the product's")
+	}
+	addr := startServer(t)
+	ctx := context.Background()
+	heap := func() uint64 {
+		debug.FreeOSMemory() // a full collection first
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	const n = 500
+	ccs := make([]*client.ClientConn, 0, n)
+	defer func() {
+		for _, cc := range ccs {
+			cc.Close()
+		}
+	}()
+	before := heap()
+	for range n {
+		cc, err := client.New(addr, client.WithInsecure())
+		require.NoError(t, err)
+		ccs = append(ccs, cc)
+		require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String(""), new(wrapperspb.StringValue)))
+	}
+	perConn := float64(heap()-before) / n
+	t.Logf("idle connection after one call: %.0f B of heap, client and server side together", perConn)
+	assert.LessOrEqual(t, perConn, float64(idleHeapPerConn))
 }
