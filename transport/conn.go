@@ -227,9 +227,28 @@ func (c *Conn) ourSettings() []http2.Setting {
 // loopy writes them, so neither side blocks writing while the other does.
 func (c *Conn) queueOpening() {
 	c.q.Put(controlbuf.Item{Kind: controlbuf.KindSettings, Payload: &controlbuf.Payload{Settings: c.ourSettings()}})
-	if d := c.cfg.ConnWindow - DefaultWindowSize; d > 0 {
+	if d := c.openingCredit(); d > 0 {
 		c.q.Put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: d})
 	}
+}
+
+// writeOpening writes what queueOpening queues, directly, before loopy
+// runs.
+func (c *Conn) writeOpening() error {
+	if err := c.w.WriteSettings(c.ourSettings()...); err != nil {
+		return err
+	}
+	if d := c.openingCredit(); d > 0 {
+		if err := c.w.WriteWindowUpdate(0, d); err != nil {
+			return err
+		}
+	}
+	return c.w.Flush()
+}
+
+// openingCredit is the connection window we add to the default at once.
+func (c *Conn) openingCredit() uint32 {
+	return max(c.cfg.ConnWindow, DefaultWindowSize) - DefaultWindowSize
 }
 
 // start runs loopy and the reader.

@@ -64,7 +64,17 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	if timeout == 0 {
 		timeout = 20 * time.Second
 	}
-	nc.SetReadDeadline(time.Now().Add(timeout))
+	nc.SetDeadline(time.Now().Add(timeout))
+	// Our preface goes out before the client's is read (RFC 9113 §3.4
+	// lets a server send it at once): a client that waits for the
+	// server's SETTINGS before its first call, as grpc-go's and h2rpc's
+	// do, is not kept waiting a round trip more. It is a few dozen bytes
+	// on a fresh connection, so writing it here does not block.
+	if err := c.writeOpening(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("transport: writing the server preface: %w", err)
+	}
+	nc.SetWriteDeadline(time.Time{})
 	var preface [len(http2.ClientPreface)]byte
 	if err := c.r.ReadFull(preface[:]); err != nil {
 		nc.Close()
@@ -77,7 +87,6 @@ func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	// The read deadline stays until the client's SETTINGS arrive (readLoop).
 	c.policy = cfg.Policy
 	c.loopy.SetWriteFlag(&c.sentData)
-	c.queueOpening()
 	c.start()
 	kp := cfg.Keepalive
 	if kp.Time == 0 {
