@@ -197,15 +197,11 @@ func TestScriptedStreamWindowViolation(t *testing.T) {
 	require.NoError(t, err)
 	fr := http2.NewFramer(cli, cli)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	headers, _ := requestFrames(t, 1, nil)
 	go func() {
 		fr.WriteSettings()
+		cli.Write(headers)
 		// More than the 65535-byte stream window (as empty messages).
-		var hb []byte
-		enc := hpack.NewEncoder(&sliceWriter{&hb})
-		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/a.B/C"}, {":authority", "x"}, {"content-type", "application/grpc"}} {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb, EndHeaders: true})
 		big := make([]byte, 16384)
 		for range 5 {
 			fr.WriteData(1, false, big)
