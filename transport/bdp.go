@@ -15,6 +15,9 @@ const (
 	bdpGrowNum, bdpGrowDen = 2, 3
 	// bdpMinSample is how much DATA must arrive before a measurement.
 	bdpMinSample = DefaultWindowSize / 4
+	// bdpMaxWait is the most DATA that may pass between measurements
+	// while the window is the default (see bdpEstimator.wait).
+	bdpMaxWait = 1 << 20
 )
 
 var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
@@ -30,10 +33,15 @@ var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 // Only DATA of streams that carry more than one message, or of a message
 // that needed a grant because it did not fit the window, starts a
 // measurement: once the window fits the messages in use, request-response
-// traffic sends no PINGs at all.
+// traffic sends no PINGs at all. While the window is the default, a
+// sample under a quarter of it doubles the DATA to wait for before the
+// next measurement, up to 1 MiB (and one that is not resets it): a stream
+// of small messages, whose round trips never fill the window, soon costs a
+// PING per megabyte instead of one per 16 KiB.
 type bdpEstimator struct {
 	window     uint32 // current stream and connection window
 	unmeasured uint32 // bytes received since the last measurement
+	wait       uint32 // unmeasured bytes that start a measurement at the default window
 	sent       bool
 	sentAt     time.Time
 	sample     uint32
@@ -58,7 +66,7 @@ func (c *Conn) bdpOnData(n uint32, canStart bool) {
 		// measurement (a quarter of the initial window): traffic that
 		// small never needs a larger window.
 		b.unmeasured += n
-		if b.window <= DefaultWindowSize && b.unmeasured < bdpMinSample {
+		if b.window <= DefaultWindowSize && b.unmeasured < b.wait {
 			return
 		}
 		b.unmeasured = 0
@@ -79,6 +87,11 @@ func (c *Conn) bdpAck() {
 		return
 	}
 	b.sent = false
+	if b.sample < b.window/4 {
+		b.wait = min(b.wait*2, bdpMaxWait)
+	} else {
+		b.wait = bdpMinSample
+	}
 	rtt := time.Since(b.sentAt).Seconds()
 	if b.samples < 10 {
 		b.samples++

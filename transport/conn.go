@@ -198,7 +198,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 	c.lastRead.Store(time.Now().UnixNano())
 	c.streamWindow.Store(cfg.StreamWindow)
 	if !cfg.StaticWindow {
-		c.bdp = &bdpEstimator{window: min(cfg.StreamWindow, cfg.ConnWindow)}
+		c.bdp = &bdpEstimator{window: min(cfg.StreamWindow, cfg.ConnWindow), wait: bdpMinSample}
 	}
 	c.loopy = controlbuf.NewLoopy(c.q, c.w, c)
 	return c

@@ -268,3 +268,39 @@ func TestBDPNoPingsForUnaryCalls(t *testing.T) {
 	assert.Zero(t, sent, "client PINGs")
 	assert.Zero(t, received, "server PINGs")
 }
+
+// A stream of small messages never fills the default window, so BDP
+// measurements back off: a few PINGs for the first megabytes, then one
+// per megabyte, instead of one per 16 KiB of DATA as before.
+func TestBDPBacksOffForSmallMessages(t *testing.T) {
+	addr := startServer(t)
+	out := &frameScanner{skip: len(http2.ClientPreface)}
+	in := &frameScanner{}
+	cc, err := client.New(addr, client.WithInsecure(),
+		client.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return scannedConn{c, out, in}, nil
+		}))
+	require.NoError(t, err)
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	require.NoError(t, err)
+	req := wrapperspb.String(strings.Repeat("x", 1024))
+	const roundTrips = 3000 // about 3 MiB each way
+	for range roundTrips {
+		require.NoError(t, st.SendMsg(req))
+		require.NoError(t, st.RecvMsg(new(wrapperspb.StringValue)))
+	}
+	require.NoError(t, st.CloseSend())
+	sent, received := out.pings.Load(), in.pings.Load()
+	t.Logf("%d ping-pong round trips of 1 KiB: %d PINGs sent by the client, %d by the server", roundTrips, sent, received)
+	// Without the back-off: one per 16 KiB each way, about 190.
+	assert.LessOrEqual(t, sent, int64(12), "client PINGs")
+	assert.LessOrEqual(t, received, int64(12), "server PINGs")
+}
