@@ -224,14 +224,18 @@ func (s *Server) handleRawConn(raw net.Conn) {
 }
 
 // dispatch takes a new stream on the connection's reader goroutine. A
-// call whose client sends one message is started once that message is
-// there (its handler needs it first); others start at once.
+// unary call is started once its request message is there: its handler
+// decodes it before anything else, interceptors included. Streaming calls
+// start at once, since their handlers may send before they receive.
 func (s *Server) dispatch(st *transport.Stream) {
 	s.handlerWG.Add(1)
+	h := s.handlers[st.Method()]
 	// Before any of the stream's DATA: a call whose client sends one
 	// message returns no window for it.
-	if h := s.handlers[st.Method()]; h != nil && (h.method != nil || !h.stream.ClientStreams) {
+	if h != nil && (h.method != nil || !h.stream.ClientStreams) {
 		st.ExpectSingleMessage()
+	}
+	if h != nil && h.method != nil {
 		st.StartOnMessage(s.startFn)
 		return
 	}
