@@ -233,7 +233,10 @@ func (c *Conn) queueOpening() {
 }
 
 // writeOpening writes what queueOpening queues, directly, before loopy
-// runs.
+// runs. Only the server does: it writes before it reads, while the client
+// queues its opening for loopy and reads at once, so that over a
+// connection whose writes wait for the reader (net.Pipe) the two never
+// wait for each other.
 func (c *Conn) writeOpening() error {
 	if err := c.w.WriteSettings(c.ourSettings()...); err != nil {
 		return err

@@ -227,12 +227,10 @@ func (c scannedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Unary calls must not cost a PING and its ACK each. The first call's
-// 64 KiB message does not fit the initial 64 KiB window, which is worth a
-// measurement (the window grows to fit); after that, messages fit and BDP
-// stays quiet.
-func TestBDPNoPingsForUnaryCalls(t *testing.T) {
-	addr := startServer(t)
+// dialScanned connects a client to addr whose connection counts the
+// PINGs it sends (out) and receives (in); the client closes with the test.
+func dialScanned(t *testing.T, addr string) (*client.ClientConn, *frameScanner, *frameScanner) {
+	t.Helper()
 	out := &frameScanner{skip: len(http2.ClientPreface)}
 	in := &frameScanner{}
 	cc, err := client.New(addr, client.WithInsecure(),
@@ -245,7 +243,16 @@ func TestBDPNoPingsForUnaryCalls(t *testing.T) {
 			return scannedConn{c, out, in}, nil
 		}))
 	require.NoError(t, err)
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() })
+	return cc, out, in
+}
+
+// Unary calls must not cost a PING and its ACK each. The first call's
+// 64 KiB message does not fit the initial 64 KiB window, which is worth a
+// measurement (the window grows to fit); after that, messages fit and BDP
+// stays quiet.
+func TestBDPNoPingsForUnaryCalls(t *testing.T) {
+	cc, out, in := dialScanned(t, startServer(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	payload := strings.Repeat("x", 64<<10)
@@ -273,20 +280,7 @@ func TestBDPNoPingsForUnaryCalls(t *testing.T) {
 // measurements back off: a few PINGs for the first megabytes, then one
 // per megabyte, instead of one per 16 KiB of DATA as before.
 func TestBDPBacksOffForSmallMessages(t *testing.T) {
-	addr := startServer(t)
-	out := &frameScanner{skip: len(http2.ClientPreface)}
-	in := &frameScanner{}
-	cc, err := client.New(addr, client.WithInsecure(),
-		client.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return nil, err
-			}
-			return scannedConn{c, out, in}, nil
-		}))
-	require.NoError(t, err)
-	defer cc.Close()
+	cc, out, in := dialScanned(t, startServer(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
