@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,11 +26,11 @@ type addrConn struct {
 	state    connectivity.State
 	t        *transport.Conn // ready transport, nil otherwise
 	stopped  bool
-	stop     chan struct{}  // closed by shutdown
-	running  sync.WaitGroup // the connecting goroutine
-	looping  bool           // the connecting goroutine runs
-	draining []*transport.Conn
-	kaTime   time.Duration // keepalive interval, doubled on too_many_pings
+	stop     chan struct{}     // closed by shutdown
+	running  sync.WaitGroup    // the connecting goroutine
+	looping  bool              // the connecting goroutine runs
+	draining []*transport.Conn // never changed in place: readers range over copies
+	kaTime   time.Duration     // keepalive interval, doubled on too_many_pings
 }
 
 func newAddrConn(cc *ClientConn, addrs []resolver.Address, l func(balancer.SubConnState)) *addrConn {
@@ -275,12 +276,9 @@ func (ac *addrConn) transportGone(t *transport.Conn) {
 		go func() {
 			<-t.Done()
 			ac.mu.Lock()
-			for i, d := range ac.draining {
-				if d == t {
-					ac.draining = append(ac.draining[:i], ac.draining[i+1:]...)
-					break
-				}
-			}
+			// A new slice, not an in-place delete: shutdown and wait
+			// range over copies of ac.draining without the lock.
+			ac.draining = slices.DeleteFunc(slices.Clone(ac.draining), func(d *transport.Conn) bool { return d == t })
 			ac.mu.Unlock()
 		}()
 	}
