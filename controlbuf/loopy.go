@@ -301,9 +301,17 @@ func (l *Loopy) turn(s *OutStream) error {
 		}
 		l.w.ReleaseAfterFlush(w.Buf)
 		cleanup, reset, code := w.Cleanup, w.Reset, w.Code
+		halfClosed := w.EndStream && s.Local && s.head == nil
 		freeWrite(w)
 		if cleanup {
 			return l.cleanup(s, s.ID, reset, code)
+		}
+		if halfClosed {
+			// Our side of a stream we opened is done: nothing more is
+			// written on it but a reset, which needs no state. Forgetting
+			// it now spares its owner a cleanup item, and loopy a
+			// wake-up, when the response ends.
+			return l.cleanup(s, s.ID, false, 0)
 		}
 		if wroteData {
 			return nil
@@ -343,6 +351,7 @@ func (l *Loopy) markWrite() {
 func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode) error {
 	if s != nil && !s.dead {
 		s.dead = true
+		s.forgotten.Store(true)
 		defer l.hooks.StreamDone(s)
 	}
 	if s != nil && s.registered {

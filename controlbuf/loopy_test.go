@@ -376,6 +376,49 @@ func TestCleanup(t *testing.T) {
 	}
 }
 
+func TestLocalStreamForgottenAtHalfClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		c.start()
+
+		// A stream we opened that has not half-closed is kept.
+		open := newStream(1)
+		open.Local = true
+		c.put(write(open, newWrite(reqHeaders, []byte("a"), nil, false)))
+		require.Equal(t, []string{"HEADERS 1", "DATA 1 len=1"}, summary(c.settle()))
+		assert.False(t, open.Forgotten())
+
+		// Its half-close behind the stream quota: forgotten only once out.
+		s := newStream(3)
+		s.Local = true
+		c.put(write(s, newWrite(reqHeaders, pattern(100_000, 1), nil, true)))
+		require.NotEmpty(t, c.settle())
+		assert.False(t, s.Forgotten(), "its last write is still queued")
+		assert.Zero(t, c.hooks.doneCount(s))
+		c.put(connWindow(1 << 20))
+		c.put(streamWindow(3, 1<<20))
+		got := c.settle()
+		assert.Equal(t, 100_000-(65535-1), dataBytes(got, 3), "what the connection quota held back")
+		assert.True(t, got[len(got)-1].Flags.Has(http2.FlagDataEndStream), "the last frame half-closes")
+		assert.True(t, s.Forgotten())
+		assert.Equal(t, 1, c.hooks.doneCount(s))
+
+		// A reset still reaches the wire, and the stream is not reported
+		// done twice; a cleanup without reset writes nothing.
+		c.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: s, StreamID: 3, Reset: true, Code: http2.ErrCodeCancel})
+		assert.Equal(t, []string{"RST_STREAM 3 CANCEL"}, summary(c.settle()))
+		c.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: s, StreamID: 3})
+		assert.Empty(t, c.settle())
+		assert.Equal(t, 1, c.hooks.doneCount(s))
+
+		// A peer's stream is kept until its owner cleans it up.
+		peer := newStream(2)
+		c.put(write(peer, newWrite(respHeaders, []byte("a"), nil, true)))
+		require.Len(t, c.settle(), 2)
+		assert.False(t, peer.Forgotten())
+	})
+}
+
 func TestWriteAfterCleanupIsDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)

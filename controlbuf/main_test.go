@@ -27,11 +27,26 @@ type fakeHooks struct {
 	lastID   atomic.Uint32
 	mu       sync.Mutex
 	flowErrs []uint32
+	done     map[*controlbuf.OutStream]int
 }
 
 func (h *fakeHooks) LastPeerStreamID() uint32 { return h.lastID.Load() }
 
-func (h *fakeHooks) StreamDone(*controlbuf.OutStream) {}
+func (h *fakeHooks) StreamDone(s *controlbuf.OutStream) {
+	h.mu.Lock()
+	if h.done == nil {
+		h.done = make(map[*controlbuf.OutStream]int)
+	}
+	h.done[s]++
+	h.mu.Unlock()
+}
+
+// doneCount reports how many times loopy has reported s done.
+func (h *fakeHooks) doneCount(s *controlbuf.OutStream) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.done[s]
+}
 
 func (h *fakeHooks) StreamFlowError(id uint32) {
 	h.mu.Lock()

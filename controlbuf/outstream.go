@@ -37,6 +37,9 @@ type OutStream struct {
 	// before its HEADERS went out, the peer never heard of it and no
 	// RST_STREAM is written. Set before the first write is put.
 	Local bool
+	// forgotten is set when loopy drops the stream (dead), for
+	// Forgotten.
+	forgotten atomic.Bool
 
 	// quota is the stream's send window, as loopy sees it.
 	quota int64
@@ -54,6 +57,11 @@ type OutStream struct {
 	quotaReady chan struct{}
 }
 
+// Forgotten reports whether loopy has dropped the stream: it was cleaned
+// up, or it is a stream we opened whose half-close has been written. A
+// stream loopy has forgotten needs no KindCleanup unless it must be reset.
+func (s *OutStream) Forgotten() bool { return s.forgotten.Load() }
+
 // Init prepares the OutStream for a new stream.
 func (s *OutStream) Init(id uint32) {
 	s.ID = id
@@ -61,6 +69,7 @@ func (s *OutStream) Init(id uint32) {
 	s.state = outEmpty
 	s.registered = false
 	s.dead = false
+	s.forgotten.Store(false)
 	s.headersOut = false
 	s.Local = false
 	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil

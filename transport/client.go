@@ -379,7 +379,9 @@ func (s *Stream) finishClient(st *status.Status, trailer metadata.MD) {
 	if rst {
 		s.conn.noteReset(s.ID())
 	}
-	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: rst, Code: http2.ErrCodeNo})
+	if rst || !s.Out.Forgotten() {
+		s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: rst, Code: http2.ErrCodeNo})
+	}
 }
 
 func (c *Conn) clientGoAway(f *http2.GoAwayFrame) error {
