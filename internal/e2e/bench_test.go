@@ -51,3 +51,52 @@ func BenchmarkBidiPingPong1KiB(b *testing.B) {
 	}
 	st.CloseSend()
 }
+
+func BenchmarkUnary64KiB(b *testing.B) {
+	cc, err := client.New(startServerB(b), client.WithInsecure())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := context.Background()
+	req := wrapperspb.String(string(make([]byte, 64<<10)))
+	out := new(wrapperspb.StringValue)
+	if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(2 * 64 << 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkServerStream1MiB(b *testing.B) {
+	cc, err := client.New(startServerB(b), client.WithInsecure())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true}, "/test.Echo/Download")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := st.SendMsg(wrapperspb.String("")); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.CloseSend(); err != nil {
+		b.Fatal(err)
+	}
+	out := new(wrapperspb.BytesValue)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := st.RecvMsg(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
