@@ -159,7 +159,7 @@ func (l *Loopy) handle(it *Item) error {
 }
 
 func (l *Loopy) streamWrite(s *OutStream, w *Write) error {
-	if s.dead {
+	if s.dead.Load() {
 		s.replenish(len(w.Data))
 		l.w.ReleaseAfterFlush(w.Buf)
 		freeWrite(w)
@@ -349,9 +349,8 @@ func (l *Loopy) markWrite() {
 // cleanup forgets s (which may be nil or unknown to loopy), dropping its
 // unwritten writes, and writes RST_STREAM if asked.
 func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode) error {
-	if s != nil && !s.dead {
-		s.dead = true
-		s.forgotten.Store(true)
+	if s != nil && !s.dead.Load() {
+		s.dead.Store(true)
 		defer l.hooks.StreamDone(s)
 	}
 	if s != nil && s.registered {
@@ -385,7 +384,7 @@ func (l *Loopy) peerWindowUpdate(id, n uint32, s *OutStream) error {
 	if s == nil {
 		s = l.streams[id]
 	}
-	if s == nil || s.dead {
+	if s == nil || s.dead.Load() {
 		return nil
 	}
 	window := s.quota

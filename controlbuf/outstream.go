@@ -31,15 +31,14 @@ type OutStream struct {
 
 	state      outState
 	registered bool
-	dead       bool // cleaned up: later writes are dropped
+	// dead: cleaned up, later writes are dropped. Written by loopy
+	// only; atomic so that the owner can ask (Forgotten).
+	dead       atomic.Bool
 	headersOut bool // a HEADERS frame has been written
 	// Local marks a stream we opened (client role): if it is reset
 	// before its HEADERS went out, the peer never heard of it and no
 	// RST_STREAM is written. Set before the first write is put.
 	Local bool
-	// forgotten is set when loopy drops the stream (dead), for
-	// Forgotten.
-	forgotten atomic.Bool
 
 	// quota is the stream's send window, as loopy sees it.
 	quota int64
@@ -60,7 +59,7 @@ type OutStream struct {
 // Forgotten reports whether loopy has dropped the stream: it was cleaned
 // up, or it is a stream we opened whose half-close has been written. A
 // stream loopy has forgotten needs no KindCleanup unless it must be reset.
-func (s *OutStream) Forgotten() bool { return s.forgotten.Load() }
+func (s *OutStream) Forgotten() bool { return s.dead.Load() }
 
 // Init prepares the OutStream for a new stream.
 func (s *OutStream) Init(id uint32) {
@@ -68,8 +67,7 @@ func (s *OutStream) Init(id uint32) {
 	s.quota = 0
 	s.state = outEmpty
 	s.registered = false
-	s.dead = false
-	s.forgotten.Store(false)
+	s.dead.Store(false)
 	s.headersOut = false
 	s.Local = false
 	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil

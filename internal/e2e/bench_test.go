@@ -8,12 +8,19 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-func BenchmarkUnary100B(b *testing.B) {
+// dialB starts an echo server and returns a client of it, closed when b
+// ends.
+func dialB(b *testing.B) *client.ClientConn {
 	cc, err := client.New(startServerB(b), client.WithInsecure())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer cc.Close()
+	b.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+func BenchmarkUnary100B(b *testing.B) {
+	cc := dialB(b)
 	ctx := context.Background()
 	req := wrapperspb.String(string(make([]byte, 100)))
 	out := new(wrapperspb.StringValue)
@@ -29,11 +36,7 @@ func BenchmarkUnary100B(b *testing.B) {
 }
 
 func BenchmarkBidiPingPong1KiB(b *testing.B) {
-	cc, err := client.New(startServerB(b), client.WithInsecure())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc := dialB(b)
 	st, err := cc.NewStream(context.Background(), &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
 	if err != nil {
 		b.Fatal(err)
@@ -53,11 +56,7 @@ func BenchmarkBidiPingPong1KiB(b *testing.B) {
 }
 
 func BenchmarkUnary64KiB(b *testing.B) {
-	cc, err := client.New(startServerB(b), client.WithInsecure())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc := dialB(b)
 	ctx := context.Background()
 	req := wrapperspb.String(string(make([]byte, 64<<10)))
 	out := new(wrapperspb.StringValue)
@@ -74,11 +73,7 @@ func BenchmarkUnary64KiB(b *testing.B) {
 }
 
 func BenchmarkServerStream1MiB(b *testing.B) {
-	cc, err := client.New(startServerB(b), client.WithInsecure())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc := dialB(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true}, "/test.Echo/Download")
