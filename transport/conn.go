@@ -102,6 +102,7 @@ var ErrConnClosed = errors.New("transport: connection closed")
 // Conn is one HTTP/2 connection.
 type Conn struct {
 	client bool
+	epoch  time.Time // creation, with its monotonic reading: clock's zero
 	nc     net.Conn
 	cfg    Config
 	q      *controlbuf.Queue
@@ -141,9 +142,11 @@ type Conn struct {
 	drainStarted bool
 
 	lastPeerIDAtomic atomic.Uint32
-	lastRead         atomic.Int64 // unix ns of the last frame read (keepalive)
-	idleSince        atomic.Int64 // server: unix ns when the last handler finished; 0 while busy
-	sentData         atomic.Bool  // server: loopy wrote stream frames since the last client PING
+	// Keepalive clocks, in c.clock() readings: monotonic, so that a step
+	// of the wall clock neither fakes nor hides an unanswered ping.
+	lastRead  atomic.Int64 // the last frame read
+	idleSince atomic.Int64 // server: when the last handler finished; 0 while busy
+	sentData  atomic.Bool  // server: loopy wrote stream frames since the last client PING
 
 	// Server ping policy; reader goroutine only.
 	policy      keepalive.EnforcementPolicy
@@ -176,6 +179,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 	cfg.fill()
 	c := &Conn{
 		client:     client,
+		epoch:      time.Now(),
 		nc:         nc,
 		cfg:        cfg,
 		q:          controlbuf.NewQueue(),
@@ -195,7 +199,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 		c.settingsSeen = make(chan struct{})
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.lastRead.Store(time.Now().UnixNano())
+	c.lastRead.Store(c.clock())
 	c.streamWindow.Store(cfg.StreamWindow)
 	if !cfg.StaticWindow {
 		c.bdp = &bdpEstimator{window: min(cfg.StreamWindow, cfg.ConnWindow), wait: bdpMinSample}

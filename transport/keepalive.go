@@ -40,8 +40,8 @@ type pinger struct {
 	withoutStream bool
 	mu            sync.Mutex // orders the timer's creation before its callbacks
 	timer         *time.Timer
-	waiting       bool // a ping is out
-	pingSentAt    time.Time
+	waiting       bool  // a ping is out
+	pingSentAt    int64 // c.clock() when it was queued
 }
 
 func (c *Conn) startPinger(p keepalive.ClientParameters) {
@@ -66,16 +66,16 @@ func (kp *pinger) fire() {
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
 	c := kp.c
-	now := time.Now()
-	lastRead := time.Unix(0, c.lastRead.Load())
+	now := c.clock()
+	lastRead := c.lastRead.Load()
 	if kp.waiting {
-		if lastRead.Before(kp.pingSentAt) {
+		if lastRead < kp.pingSentAt {
 			go c.Close(errKeepaliveTimeout) // Close runs OnClose hooks, which take kp.mu
 			return
 		}
 		kp.waiting = false
 	}
-	if quiet := now.Sub(lastRead); quiet < kp.interval {
+	if quiet := time.Duration(now - lastRead); quiet < kp.interval {
 		kp.timer.Reset(kp.interval - quiet)
 		return
 	}
@@ -90,6 +90,10 @@ func (kp *pinger) fire() {
 	kp.pingSentAt = now
 	kp.timer.Reset(kp.timeout)
 }
+
+// clock reads the connection's monotonic clock: nanoseconds since it was
+// created, plus one so that no reading is zero.
+func (c *Conn) clock() int64 { return int64(time.Since(c.epoch)) + 1 }
 
 func (c *Conn) streamCount() int {
 	c.mu.Lock()
@@ -106,13 +110,13 @@ func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
 	mu.Lock()
 	defer mu.Unlock()
 	if d := p.MaxConnectionIdle; d > 0 {
-		c.idleSince.Store(time.Now().UnixNano())
+		c.idleSince.Store(c.clock())
 		idle = time.AfterFunc(d, func() {
 			mu.Lock()
 			defer mu.Unlock()
 			next := d
 			if since := c.idleSince.Load(); since != 0 {
-				quiet := time.Since(time.Unix(0, since))
+				quiet := time.Duration(c.clock() - since)
 				if quiet >= d {
 					go c.DrainWith("max_idle")
 					return

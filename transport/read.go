@@ -50,7 +50,7 @@ func (c *Conn) readLoop() (err error) {
 		if err != nil {
 			return c.readError(err)
 		}
-		c.lastRead.Store(time.Now().UnixNano())
+		c.lastRead.Store(c.clock())
 		if first {
 			if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {
 				return c.connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")

@@ -341,7 +341,7 @@ func (c *Conn) handlerFinished() {
 	c.mu.Lock()
 	c.activeCount--
 	if c.activeCount == 0 {
-		c.idleSince.Store(time.Now().UnixNano())
+		c.idleSince.Store(c.clock())
 	}
 	closeNow := c.draining && c.drainReady()
 	c.mu.Unlock()

@@ -210,6 +210,12 @@ func TestKeepaliveTooManyPingsSlow(t *testing.T) {
 			start := tap.acceptedAt()
 
 			goaways := tap.waitFrames(1, time.Until(start.Add(50*time.Second)), isServerGoAway)
+			if len(goaways) == 0 {
+				t.Logf("%d connections accepted; frames seen:", tap.accepted.Load())
+				for _, e := range tap.frames(func(frameEvent) bool { return true }) {
+					t.Logf("%v after the connection: client %v, %v ack=%v", e.at.Sub(start), e.fromClient, e.typ, e.ack)
+				}
+			}
 			require.NotEmpty(t, goaways, "no GOAWAY from the server")
 			ga := goaways[0]
 			before := tap.frames(func(e frameEvent) bool { return isClientPing(e) && e.at.Before(ga.at) })
