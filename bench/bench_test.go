@@ -187,3 +187,19 @@ func TestRawBulkIsAFloor(t *testing.T) {
 	// (400 KB per message); what is left is the measurement's own noise.
 	assert.Less(t, m.BytesPerOp, float64(16<<10), "raw bulk allocates per message")
 }
+
+// TestMeasureIsolatedReportsAFailingChild: a measuring child that dies
+// (here: a pair naming no runtime) is one failed sample with the child's
+// last words, not a crash or a hang of the driver.
+func TestMeasureIsolatedReportsAFailingChild(t *testing.T) {
+	cfg := config{duration: 50 * time.Millisecond, warmup: 10 * time.Millisecond, maxOps: 100, grace: 5 * time.Second}
+	w := allWorkloads()[0]
+	s := measureIsolated(cfg, w, pair{ID: "none", Label: "none→none", Client: "none", Server: "none"})
+	assert.Equal(t, uint64(1), s.Errors)
+	assert.Contains(t, s.FirstError, "none→none: bench: measuring child")
+	assert.Zero(t, s.Ops)
+
+	s = measureIsolated(cfg, w, allPairs[0])
+	assert.Zero(t, s.Errors, s.FirstError)
+	assert.Positive(t, s.Ops)
+}

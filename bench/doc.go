@@ -12,8 +12,11 @@
 // defaults: grpc.NewServer(), grpc.NewClient with insecure credentials),
 // h2rpc→grpc and grpc→h2rpc (client→server), and a raw TCP baseline that
 // moves the same message bytes (the 5-byte prefix and the proto encoding)
-// with no HTTP/2 at all. All servers listen on 127.0.0.1 in the driver's own
-// process. Both runtimes serve the same hand-written bench.Bench service
+// with no HTTP/2 at all. All servers listen on 127.0.0.1. Each measurement
+// runs in a fresh child process (this binary, re-run with
+// H2RPC_BENCH_CHILD=measure), client and server together, so that none
+// inherits the heap, pools or memory-return work an earlier workload left
+// behind; the driver only collects the samples. Both runtimes serve the same hand-written bench.Bench service
 // (service.go) with google.golang.org/protobuf's BytesValue as the message;
 // calls carry no deadline and no metadata.
 //
@@ -66,8 +69,9 @@
 // out/results.json, relative to the bench directory under go -C bench)
 // stores every round of every pair; -svg (default beside the JSON) draws
 // throughput and latency bars per workload and the idle memory. With
-// -cpuprofile or -memprofile only the h2rpc→h2rpc pair runs unless -pairs
-// says otherwise, so the profile shows h2rpc alone.
+// -cpuprofile or -memprofile the measurements run in the driver's process,
+// so that the profile sees them, and only the h2rpc→h2rpc pair runs unless
+// -pairs says otherwise, so the profile shows h2rpc alone.
 //
 // Every measurement is bounded in time (-duration, plus the warm-up and a
 // grace period after which a stuck pair is abandoned and reported as an

@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	envChild = "H2RPC_BENCH_CHILD" // idle-server or idle-client
+	envChild = "H2RPC_BENCH_CHILD" // idle-server, idle-client or measure
 	envImpl  = "H2RPC_BENCH_IMPL"  // h2rpc, grpc or raw
 	envAddr  = "H2RPC_BENCH_ADDR"
 	envConns = "H2RPC_BENCH_CONNS"
@@ -93,7 +93,7 @@ func perConn(before, after memSnap, conns int) idleSide {
 	}
 }
 
-// runChild runs this process as an idle-connection child if the
+// runChild runs this process as an idle-connection or measuring child if the
 // environment says so, and reports whether it did.
 func runChild() bool {
 	var err error
@@ -103,6 +103,8 @@ func runChild() bool {
 	case "idle-client":
 		n, _ := strconv.Atoi(os.Getenv(envConns))
 		err = idleClientChild(os.Getenv(envImpl), os.Getenv(envAddr), n)
+	case "measure":
+		err = measureChild()
 	default:
 		return false
 	}

@@ -43,8 +43,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.maxOps, "max-ops", 20_000_000, "bound on operations in one measurement, all workers together")
 	fs.StringVar(&o.jsonPath, "json", filepath.Join("out", "results.json"), "where to write the JSON results")
 	fs.StringVar(&o.svgPath, "svg", "", "where to write the SVG chart (default: the -json path with .svg)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (restricts -pairs to h2rpc unless given)")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the run here (restricts -pairs to h2rpc unless given)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (measures in this process, not a child per measurement; restricts -pairs to h2rpc unless given)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the run here (measures in this process, not a child per measurement; restricts -pairs to h2rpc unless given)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -126,7 +126,7 @@ func drive(o options, stdout, stderr io.Writer) (*report, error) {
 	start := time.Now()
 	cfg := config{
 		duration: o.duration, warmup: o.warmup, rounds: o.rounds, maxOps: o.maxOps,
-		grace: 30 * time.Second, pairs: pairs,
+		grace: 30 * time.Second, pairs: pairs, inProcess: o.cpuProfile != "" || o.memProfile != "",
 		progress: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 		},

@@ -17,6 +17,9 @@ type config struct {
 	grace    time.Duration // how long past its duration a measurement may run before it is abandoned
 	pairs    []pair
 	progress func(format string, args ...any) // status lines (stderr); nil for none
+	// inProcess measures in this process instead of a child per
+	// measurement (measureIsolated): what a profile of the run needs.
+	inProcess bool
 }
 
 // pairResult is one pair on one workload: every round and their medians.
@@ -64,7 +67,11 @@ func runWorkload(cfg config, w workload) workloadResult {
 			if cfg.progress != nil {
 				cfg.progress("%-20s round %d/%d %s", w.Name, r+1, cfg.rounds, p.Label)
 			}
-			rounds[i] = append(rounds[i], measure(cfg, w, p))
+			if cfg.inProcess {
+				rounds[i] = append(rounds[i], measure(cfg, w, p))
+			} else {
+				rounds[i] = append(rounds[i], measureIsolated(cfg, w, p))
+			}
 		}
 	}
 	res := workloadResult{Workload: w, Seconds: time.Since(start).Seconds()}
