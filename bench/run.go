@@ -125,10 +125,11 @@ func measure(cfg config, w workload, p pair) sample {
 			s = fail(err)
 			return
 		}
-		// Warm up with as many workers as fit in about 64 MiB of payload:
-		// enough to open the connections, grow windows and fill pools,
-		// without a full wave of 1024 one-MiB calls before every round.
-		warmers := min(len(f.workers), max(1, (64<<20)/max(w.bytesPerOp(), 1)))
+		// Warm up with as many workers as fit in about 256 MiB of payload:
+		// enough to open the connections, grow windows and fill the pools
+		// of a fresh process for 128 calls of 1 MiB in flight, without a
+		// full wave of 1024 one-MiB calls before every round.
+		warmers := min(len(f.workers), max(1, (256<<20)/max(w.bytesPerOp(), 1)))
 		if s = runLoad(f, warmers, cfg.warmup, cfg.maxOps, false); s.Errors > 0 {
 			s.FirstError = p.Label + " (warm-up): " + s.FirstError
 			return
