@@ -19,14 +19,21 @@ func dialB(b *testing.B) *client.ClientConn {
 	return cc
 }
 
-func BenchmarkUnary100B(b *testing.B) {
+func BenchmarkUnary100B(b *testing.B) { benchUnary(b, 100) }
+
+func BenchmarkUnary64KiB(b *testing.B) { benchUnary(b, 64<<10) }
+
+// benchUnary measures echo calls of size bytes each way, after one
+// unmeasured call that opens the connection.
+func benchUnary(b *testing.B, size int) {
 	cc := dialB(b)
 	ctx := context.Background()
-	req := wrapperspb.String(string(make([]byte, 100)))
+	req := wrapperspb.String(string(make([]byte, size)))
 	out := new(wrapperspb.StringValue)
 	if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
 		b.Fatal(err)
 	}
+	b.SetBytes(2 * int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
@@ -53,23 +60,6 @@ func BenchmarkBidiPingPong1KiB(b *testing.B) {
 		}
 	}
 	st.CloseSend()
-}
-
-func BenchmarkUnary64KiB(b *testing.B) {
-	cc := dialB(b)
-	ctx := context.Background()
-	req := wrapperspb.String(string(make([]byte, 64<<10)))
-	out := new(wrapperspb.StringValue)
-	if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(2 * 64 << 10)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := cc.Invoke(ctx, "/test.Echo/Unary", req, out); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 func BenchmarkServerStream1MiB(b *testing.B) {
