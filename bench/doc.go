@@ -31,7 +31,7 @@
 //	unary-SIZE-cN      unary echo, SIZE each way (0B…1MiB), N calls in flight on 1 connection
 //	unary-SIZE-c128x8  the same with 128 calls over 8 connections
 //	pingpong-1KiB-sN   N bidi streams, each sending a message and waiting for its echo
-//	sstream-SIZE       one stream of server-sent messages (in batches of ~8 MiB per call)
+//	sstream-SIZE       one stream of server-sent messages (in batches of ~64 MiB per call)
 //	cstream-1KiB       one stream of client-sent messages (1000 per call)
 //	connsetup          new client connection, one empty RPC, close, one at a time
 //	idle               memory of -idle-conns idle connections (see below)

@@ -272,7 +272,7 @@ func rawWorker(w workload, c net.Conn, frame []byte) func() error {
 	buf := make([]byte, len(frame))
 	switch w.Kind {
 	case kindServerStream:
-		batch := max(8, (8<<20)/max(w.Size, 1))
+		batch := streamBatch(w.Size)
 		br := bufio.NewReaderSize(c, rawBufSize)
 		left := 0
 		return func() error {

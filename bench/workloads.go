@@ -200,6 +200,13 @@ func prepare(ctx context.Context, w workload, p pair) (*fixture, error) {
 	return f, nil
 }
 
+// streamBatch is how many size-byte messages one server-streaming call
+// asks for: about 64 MiB, and at least 8. The workload measures a stream's
+// steady throughput, as raw TCP bulk does; each call's opening round trip
+// and its drain to the status cost the pipeline a message or two, which
+// in short calls would weigh on the figure as much as the transfer.
+func streamBatch(size int) int { return max(8, (64<<20)/max(size, 1)) }
+
 // rpcWorker returns one worker's operation for workload w over c, and a
 // function that finishes whatever call the worker left open.
 func rpcWorker(ctx context.Context, w workload, c rpcConn, data []byte) (op func() error, done func(), err error) {
@@ -241,8 +248,8 @@ func rpcWorker(ctx context.Context, w workload, c rpcConn, data []byte) (op func
 
 	case kindServerStream:
 		// One operation receives one message; a stream asks for a batch
-		// of about 8 MiB and is drained to its status before the next.
-		batch := max(8, (8<<20)/max(w.Size, 1))
+		// (streamBatch) and is drained to its status before the next.
+		batch := streamBatch(w.Size)
 		var st rpcStream
 		left := 0
 		open := func() error {
