@@ -289,10 +289,12 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 		return nil
 	}
 	var (
-		httpStatus  = -1
-		contentType string
-		sp          = statusParts{code: -1}
-		md          metadata.MD
+		httpStatus     = -1
+		contentType    string
+		sp             = statusParts{code: -1}
+		md             metadata.MD
+		recvCompress   string
+		acceptCompress string
 	)
 	if f.Truncated {
 		s.reset(status.New(codes.Internal, "transport: response header list too large"), true, http2.ErrCodeProtocol)
@@ -310,9 +312,9 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 		case "content-type":
 			contentType = hf.Value
 		case "grpc-encoding":
-			s.recvCompress = hf.Value
+			recvCompress = hf.Value
 		case "grpc-accept-encoding":
-			s.acceptCompress = hf.Value
+			acceptCompress = hf.Value
 		default:
 			if sp.add(hf.Name, hf.Value) || hf.IsPseudo() || metadata.IsReservedHeader(hf.Name) {
 				continue
@@ -339,6 +341,9 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 			s.reset(st, !end, http2.ErrCodeCancel)
 			return nil
 		}
+		// Only the response headers name the encodings; the application
+		// may be reading these while trailers arrive.
+		s.recvCompress, s.acceptCompress = recvCompress, acceptCompress
 	}
 	if !end {
 		s.hmu.Lock()

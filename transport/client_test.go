@@ -1,0 +1,111 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// scriptedServer accepts one connection, reads the client's preface and
+// opens with an empty SETTINGS, then calls respond with a framer for each
+// request HEADERS. It returns a client Conn to it.
+func scriptedServer(t *testing.T, respond func(fr *http2.Framer, id uint32)) *Conn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	done := make(chan struct{})
+	srvConn := make(chan net.Conn, 1)
+	go func() {
+		defer close(done)
+		nc, err := lis.Accept()
+		if err != nil {
+			return
+		}
+		srvConn <- nc
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(nc, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(nc, nc)
+		if fr.WriteSettings() != nil {
+			return
+		}
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if h, ok := f.(*http2.HeadersFrame); ok {
+				respond(fr, h.StreamID)
+			}
+		}
+	}()
+	nc, err := net.Dial("tcp", lis.Addr().String())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := NewClientConn(ctx, nc, ClientConfig{Authority: "test"})
+	require.NoError(t, err)
+	sc := <-srvConn
+	t.Cleanup(func() {
+		cc.Close(ErrConnClosed)
+		<-cc.Done()
+		sc.Close()
+		<-done
+	})
+	return cc
+}
+
+// headerBlock HPACK-encodes name/value pairs.
+func headerBlock(pairs ...string) []byte {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		enc.WriteField(hpack.HeaderField{Name: pairs[i], Value: pairs[i+1]})
+	}
+	return b.Bytes()
+}
+
+func TestClientEncodingComesFromResponseHeaders(t *testing.T) {
+	// The response headers name no encoding and the message is plain;
+	// the trailers carry grpc-encoding, which must not replace the
+	// headers' (empty) one while the application may be reading it.
+	cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true,
+			BlockFragment: headerBlock(":status", "200", "content-type", "application/grpc", "grpc-accept-encoding", "identity")})
+		fr.WriteData(id, false, msg(10))
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+			BlockFragment: headerBlock("grpc-status", "0", "grpc-encoding", "gzip", "grpc-accept-encoding", "gzip")})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", EndStream: true})
+	require.NoError(t, err)
+	m, err := s.RecvMsg()
+	require.NoError(t, err)
+	m.Release()
+	// Read the encodings while the reader handles the trailers (the race
+	// detector checks this), then once the stream is over.
+	for {
+		assert.Equal(t, "", s.RecvCompress())
+		assert.Equal(t, "identity", s.AcceptCompress())
+		select {
+		case <-s.Done():
+			assert.Equal(t, "", s.RecvCompress())
+			assert.Equal(t, "identity", s.AcceptCompress())
+			return
+		case <-ctx.Done():
+			t.Fatal("the stream did not end")
+		default:
+		}
+	}
+}
