@@ -39,7 +39,7 @@ var bdpPingData = [8]byte{'b', 'd', 'p', 'p', 'i', 'n', 'g', '!'}
 // of small messages, whose round trips never fill the window, soon costs a
 // PING per megabyte instead of one per 16 KiB.
 type bdpEstimator struct {
-	window     uint32 // current stream and connection window
+	window     uint32 // what samples are judged against: the smaller configured window, then the last growth
 	unmeasured uint32 // bytes received since the last measurement
 	wait       uint32 // unmeasured bytes that start a measurement at the default window
 	sent       bool
@@ -120,23 +120,27 @@ func (c *Conn) bdpAck() {
 	c.growWindows(uint32(grown))
 }
 
-// growWindows raises every stream's window, and the connection window if
-// it is smaller, to n.
+// growWindows raises the connection window and every stream's window to
+// n, each only if it is smaller: the two may have been configured apart,
+// and a window we advertised is never taken back.
 func (c *Conn) growWindows(n uint32) {
 	b := c.bdp
-	delta := n - b.window
 	b.window = n
 	if grow := int64(n) - c.connLimit; grow > 0 {
 		c.connLimit = int64(n)
 		c.connAvail += grow
 		c.put(controlbuf.Item{Kind: controlbuf.KindWindowUpdate, N: uint32(grow)})
 	}
+	cur := c.streamWindow.Load()
+	if n <= cur {
+		return
+	}
 	// Under c.mu, so that a client stream being added now either is in
 	// the table below or sees the new size (streamAssigner.Assign).
 	c.mu.Lock()
 	c.streamWindow.Store(n)
 	for _, s := range c.streams {
-		s.GrowWindow(int(delta))
+		s.GrowWindow(int(n - cur))
 	}
 	c.mu.Unlock()
 	c.put(controlbuf.Item{Kind: controlbuf.KindSettings, Payload: &controlbuf.Payload{Settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: n}}}})
