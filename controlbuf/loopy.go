@@ -48,6 +48,7 @@ type Loopy struct {
 	initialWindow int64
 	spare         []Item
 	closing       bool // KindClose seen: stop once nothing is writable
+	quotaFree     bool // a stream activated since the last round may write without connection quota
 	wroteStream   *atomic.Bool
 }
 
@@ -79,7 +80,8 @@ func (l *Loopy) Run() (err error) {
 	yielded := false
 	for {
 		hasActive := l.active.next != &l.active
-		block := !(hasActive && l.connQuota > 0) && l.w.Buffered() == 0 && !l.closing
+		canRound := hasActive && (l.connQuota > 0 || l.quotaFree)
+		block := !canRound && l.w.Buffered() == 0 && !l.closing
 		var quietRoom uint32
 		if !hasActive {
 			// Nothing waits for connection quota, so the peer's
@@ -103,7 +105,7 @@ func (l *Loopy) Run() (err error) {
 		if len(items) > 0 {
 			continue
 		}
-		if l.active.next != &l.active && l.connQuota > 0 {
+		if l.active.next != &l.active && (l.connQuota > 0 || l.quotaFree) {
 			if err := l.round(); err != nil {
 				return err
 			}
@@ -196,6 +198,9 @@ func (l *Loopy) activate(s *OutStream) {
 		return
 	}
 	s.state = outActive
+	if !needsConnQuota(s) {
+		l.quotaFree = true
+	}
 	s.prev = l.active.prev
 	s.next = &l.active
 	l.active.prev.next = s
@@ -210,25 +215,31 @@ func (l *Loopy) unlink(s *OutStream) {
 	}
 }
 
-// round gives each active stream one turn.
+// round gives each active stream one turn. Once the connection window
+// is spent, streams whose next frame is DATA wait, in their order, ahead
+// of those that had a turn; the others (headers, trailers, a reset after
+// the data) still go, as they are not flow-controlled.
 func (l *Loopy) round() error {
+	l.quotaFree = false
 	// Detach the list so that streams re-activated during the round wait
 	// for the next one.
 	first, last := l.active.next, l.active.prev
 	l.active.next, l.active.prev = &l.active, &l.active
 	first.prev, last.next = nil, nil
+	var waitFirst, waitLast *OutStream
 	for s := first; s != nil; {
-		if l.connQuota <= 0 {
-			// The streams that got no turn go back ahead of those that
-			// did, so the next grant serves them first.
-			s.prev = &l.active
-			last.next = l.active.next
-			l.active.next.prev = last
-			l.active.next = s
-			return nil
-		}
 		next := s.next
 		s.prev, s.next = nil, nil
+		if l.connQuota <= 0 && needsConnQuota(s) {
+			if waitLast == nil {
+				waitFirst = s
+			} else {
+				waitLast.next, s.prev = s, waitLast
+			}
+			waitLast = s
+			s = next
+			continue
+		}
 		s.state = outEmpty
 		if err := l.turn(s); err != nil {
 			return err
@@ -238,7 +249,19 @@ func (l *Loopy) round() error {
 		}
 		s = next
 	}
+	if waitFirst != nil {
+		waitFirst.prev = &l.active
+		waitLast.next = l.active.next
+		l.active.next.prev = waitLast
+		l.active.next = waitFirst
+	}
 	return nil
+}
+
+// needsConnQuota reports whether s's next frame is DATA with bytes in it.
+func needsConnQuota(s *OutStream) bool {
+	h := s.head
+	return h != nil && (h.headersDone || h.Headers == nil) && h.off < len(h.Data)
 }
 
 // turn writes what s may write now: any headers, at most one DATA frame,

@@ -183,6 +183,36 @@ func TestConnQuotaSharedByStreams(t *testing.T) {
 	})
 }
 
+// TestFramesWithoutDataDoNotWaitForConnQuota checks that once the
+// connection window is spent, HEADERS, trailers and resets still go out
+// (they are not flow-controlled), while DATA waits in stream order and
+// trailers never overtake their stream's data.
+func TestFramesWithoutDataDoNotWaitForConnQuota(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		s1 := newStream(1)
+		c.put(write(s1, newWrite(respHeaders, pattern(70000, 1), nil, true)))
+		c.put(streamWindow(1, 1<<20))
+		c.start()
+		got := c.settle()
+		require.Equal(t, 65535, dataBytes(got, 1), "the connection window is spent")
+
+		// A trailers-only answer with its reset, response headers alone,
+		// and a response whose data must wait, trailers behind it.
+		s3, s5, s7 := newStream(3), newStream(5), newStream(7)
+		w3 := newWrite(respHeaders, nil, nil, true)
+		w3.Cleanup, w3.Reset, w3.Code = true, true, http2.ErrCodeNo
+		c.put(write(s3, w3))
+		c.put(write(s5, newWrite(respHeaders, nil, nil, false)))
+		c.put(write(s7, newWrite(respHeaders, pattern(10, 7), trailers, true)))
+		c.put(streamWindow(7, 1<<20))
+		assert.ElementsMatch(t, []string{"HEADERS 3 END_STREAM", "RST_STREAM 3 NO_ERROR", "HEADERS 5", "HEADERS 7"}, summary(c.settle()))
+
+		c.put(connWindow(1 << 20))
+		assert.Equal(t, []string{"DATA 1 len=4465 END_STREAM", "DATA 7 len=10", "HEADERS 7 END_STREAM"}, summary(c.settle()))
+	})
+}
+
 func TestRoundRobin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)
