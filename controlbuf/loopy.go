@@ -31,8 +31,9 @@ type Hooks interface {
 	// out, or it was cleaned up), once per stream.
 	StreamDone(s *OutStream)
 	// StreamFlowError reports that a WINDOW_UPDATE overflowed stream id's
-	// send window; the transport must end the stream with
-	// RST_STREAM(FLOW_CONTROL_ERROR).
+	// send window. Loopy has already dropped the stream's writes and
+	// written RST_STREAM(FLOW_CONTROL_ERROR); the transport ends its side
+	// of the stream without another reset.
 	StreamFlowError(id uint32)
 }
 
@@ -150,6 +151,11 @@ func (l *Loopy) handle(it *Item) error {
 	case KindPing:
 		return l.w.WritePing(it.Ack, it.Ping)
 	case KindRSTStream:
+		if s := l.streams[it.StreamID]; s != nil {
+			// Loopy still holds writes for it (an answer queued behind
+			// flow control): nothing may follow the reset.
+			return l.cleanup(s, it.StreamID, true, it.Code)
+		}
 		return l.w.WriteRSTStream(it.StreamID, it.Code)
 	case KindGoAway:
 		return l.w.WriteGoAway(it.StreamID, it.Code, it.Payload.debug())
@@ -417,8 +423,11 @@ func (l *Loopy) peerWindowUpdate(id, n uint32, s *OutStream) error {
 		window += l.initialWindow
 	}
 	if window+int64(n) > math.MaxInt32 {
+		// Reset here, where the stream's writes are: its owner may have
+		// let go of it already (a server's answer queued in full).
+		err := l.cleanup(s, id, true, http2.ErrCodeFlowControl)
 		l.hooks.StreamFlowError(id)
-		return nil
+		return err
 	}
 	s.quota += int64(n)
 	if s.state == outBlocked && s.quota > 0 {

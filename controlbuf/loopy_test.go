@@ -518,6 +518,28 @@ func TestWriteWithCleanupBehindQuota(t *testing.T) {
 	})
 }
 
+// TestResetItemDropsAKnownStreamsWrites checks that a plain reset for a
+// stream loopy still holds (its writes queued behind flow control) ends
+// it there too: nothing of it follows the RST_STREAM.
+func TestResetItemDropsAKnownStreamsWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		s := newStream(1)
+		c.put(write(s, newWrite(respHeaders, pattern(70000, 1), trailers, false)))
+		c.put(connWindow(1 << 20))
+		c.start()
+		got := c.settle()
+		require.Equal(t, 65535, dataBytes(got, 1), "the stream window is spent")
+
+		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: 1, Code: http2.ErrCodeStreamClosed})
+		assert.Equal(t, []string{"RST_STREAM 1 STREAM_CLOSED"}, summary(c.settle()))
+		assert.Equal(t, 1, c.hooks.doneCount(s))
+		c.put(streamWindow(1, 1<<20))
+		c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: [8]byte{4}})
+		assert.Equal(t, []string{"PING 0 0400000000000000"}, summary(c.settle()))
+	})
+}
+
 func TestStreamWindowOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)
@@ -534,8 +556,9 @@ func TestStreamWindowOverflow(t *testing.T) {
 		c.put(streamWindow(1, 1))
 		c.put(streamWindow(7, math.MaxInt32)) // unknown stream: ignored
 		c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ping: [8]byte{3}})
-		assert.Equal(t, []string{"PING 0 0300000000000000"}, summary(c.settle()), "a stream overflow is not a connection error")
+		assert.Equal(t, []string{"RST_STREAM 1 FLOW_CONTROL_ERROR", "PING 0 0300000000000000"}, summary(c.settle()), "a stream overflow is not a connection error")
 		assert.Equal(t, []uint32{1}, c.hooks.flowErrors())
+		assert.Equal(t, 1, c.hooks.doneCount(s))
 		_, exited := c.exited()
 		assert.False(t, exited)
 	})

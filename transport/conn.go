@@ -399,10 +399,11 @@ func (c *Conn) StreamDone(os *controlbuf.OutStream) {
 	}
 }
 
-// StreamFlowError implements controlbuf.Hooks.
+// StreamFlowError implements controlbuf.Hooks: loopy has reset the stream.
 func (c *Conn) StreamFlowError(id uint32) {
+	c.noteReset(id)
 	if s := c.stream(id); s != nil {
-		s.reset(status.New(codes.Internal, "transport: stream send window overflow"), true, http2.ErrCodeFlowControl)
+		s.reset(status.New(codes.Internal, "transport: stream send window overflow"), false, http2.ErrCodeFlowControl)
 	}
 }
 
