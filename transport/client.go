@@ -380,12 +380,13 @@ func (s *Stream) finishClient(st *status.Status, trailer metadata.MD) {
 	state, _ := s.Transition(stream.EvRecvEnd)
 	s.conn.removeStream(s)
 	s.finishRecv(st, trailer)
-	rst := state != stream.Closed
+	// Reset unless our side is closed on the wire: loopy forgets a stream
+	// we opened once its END_STREAM is out, and the cleanup drops what
+	// is still queued (the rest of a request the answer cut short).
+	rst := state != stream.Closed || !s.Out.Forgotten()
 	if rst {
 		s.conn.noteReset(s.ID())
-	}
-	if rst || !s.Out.Forgotten() {
-		s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: rst, Code: http2.ErrCodeNo})
+		s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: true, Code: http2.ErrCodeNo})
 	}
 }
 

@@ -109,3 +109,53 @@ func TestClientEncodingComesFromResponseHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestClientResetsARequestCutShortByTheAnswer(t *testing.T) {
+	// The request (100,000 bytes) does not fit the server's window; the
+	// server answers at once with a trailers-only response. The client
+	// drops the rest of its request, END_STREAM included, so it must
+	// close the stream with RST_STREAM rather than leave it half-open.
+	frames := make(chan string, 16)
+	cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+			BlockFragment: headerBlock(":status", "200", "content-type", "application/grpc", "grpc-status", "0")})
+		fr.WritePing(false, [8]byte{'m', 'a', 'r', 'k', 'e', 'r'})
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				close(frames)
+				return
+			}
+			switch f := f.(type) {
+			case *http2.RSTStreamFrame:
+				frames <- "RST_STREAM " + f.ErrCode.String()
+			case *http2.DataFrame:
+				if f.StreamEnded() {
+					frames <- "DATA END_STREAM"
+				}
+			case *http2.PingFrame:
+				if f.IsAck() {
+					frames <- "PING ACK"
+					return
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", Data: msg(100000), EndStream: true})
+	require.NoError(t, err)
+	select {
+	case <-s.Done():
+	case <-ctx.Done():
+		t.Fatal("the call did not end")
+	}
+	var got []string
+	for f := range frames {
+		got = append(got, f)
+		if f == "PING ACK" {
+			break
+		}
+	}
+	assert.Equal(t, []string{"RST_STREAM NO_ERROR", "PING ACK"}, got)
+}
