@@ -1,5 +1,8 @@
 package stream
 
+// maxWindow is the largest flow-control window HTTP/2 allows.
+const maxWindow = 1<<31 - 1
+
 // window is a stream's inbound flow-control window: how much more the
 // peer may send (avail), and the credit the application has returned but
 // we have not yet told the peer about (pending).
@@ -56,6 +59,9 @@ func (s *Stream) consumedLocked(n int) uint32 {
 // remembered as debt and not returned again when the message is consumed.
 func (w *window) grant(need int) uint32 {
 	short := int64(need) - w.avail
+	// The peer's window may not pass 2^31-1 (RFC 9113 §6.9.1): a message
+	// larger than that gets the rest as it is read.
+	short = min(short, maxWindow-w.avail-w.pending)
 	if short <= 0 {
 		return 0
 	}
