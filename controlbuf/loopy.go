@@ -51,6 +51,18 @@ type Loopy struct {
 	closing       bool // KindClose seen: stop once nothing is writable
 	quotaFree     bool // a stream activated since the last round may write without connection quota
 	wroteStream   *atomic.Bool
+	// early holds stream credit that came for a stream loopy did not know
+	// yet: a server's handler may answer (and its transport forget the
+	// stream) just before loopy sees the answer. Made on first use.
+	early *earlyCredit
+}
+
+// earlyCredit keeps the last few WINDOW_UPDATEs for streams loopy did not
+// know, the oldest overwritten. Credit for streams already forgotten ends
+// up here too, and is never claimed, as stream ids are not reused.
+type earlyCredit struct {
+	ids, ns [4]uint32
+	next    int
 }
 
 // SetWriteFlag makes loopy set f each time it writes a stream's HEADERS or
@@ -178,6 +190,14 @@ func (l *Loopy) streamWrite(s *OutStream, w *Write) error {
 		// quota holds what WINDOW_UPDATEs granted before this first write.
 		s.quota += l.initialWindow
 		l.streams[s.ID] = s
+		if n := l.claimEarly(s.ID); n > 0 {
+			if s.quota+n > math.MaxInt32 {
+				l.w.ReleaseAfterFlush(w.Buf)
+				freeWrite(w)
+				return l.streamFlowError(s, s.ID)
+			}
+			s.quota += n
+		}
 	}
 	if s.tail == nil {
 		s.head = w
@@ -413,7 +433,16 @@ func (l *Loopy) peerWindowUpdate(id, n uint32, s *OutStream) error {
 	if s == nil {
 		s = l.streams[id]
 	}
-	if s == nil || s.dead.Load() {
+	if s == nil {
+		if l.early == nil {
+			l.early = new(earlyCredit)
+		}
+		e := l.early
+		e.ids[e.next], e.ns[e.next] = id, n
+		e.next = (e.next + 1) % len(e.ids)
+		return nil
+	}
+	if s.dead.Load() {
 		return nil
 	}
 	window := s.quota
@@ -423,17 +452,37 @@ func (l *Loopy) peerWindowUpdate(id, n uint32, s *OutStream) error {
 		window += l.initialWindow
 	}
 	if window+int64(n) > math.MaxInt32 {
-		// Reset here, where the stream's writes are: its owner may have
-		// let go of it already (a server's answer queued in full).
-		err := l.cleanup(s, id, true, http2.ErrCodeFlowControl)
-		l.hooks.StreamFlowError(id)
-		return err
+		return l.streamFlowError(s, id)
 	}
 	s.quota += int64(n)
 	if s.state == outBlocked && s.quota > 0 {
 		l.activate(s)
 	}
 	return nil
+}
+
+// claimEarly returns, and forgets, the credit that came for stream id
+// before loopy knew it.
+func (l *Loopy) claimEarly(id uint32) int64 {
+	var n int64
+	if e := l.early; e != nil {
+		for i, eid := range e.ids {
+			if eid == id {
+				n += int64(e.ns[i])
+				e.ids[i], e.ns[i] = 0, 0
+			}
+		}
+	}
+	return n
+}
+
+// streamFlowError ends stream s, whose send window the peer overflowed:
+// loopy resets it where its writes are (its owner may have let go of it
+// already, a server's answer queued in full), then tells the transport.
+func (l *Loopy) streamFlowError(s *OutStream, id uint32) error {
+	err := l.cleanup(s, id, true, http2.ErrCodeFlowControl)
+	l.hooks.StreamFlowError(id)
+	return err
 }
 
 func (l *Loopy) peerSettings(settings []http2.Setting) error {

@@ -115,7 +115,7 @@ func TestConnQuotaStopsAndResumes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)
 		s := newStream(1)
-		c.put(streamWindow(1, 1<<20)) // unknown yet: ignored
+		c.put(streamWindow(1, 1<<20)) // unknown yet: kept for its first write
 		c.put(write(s, newWrite(nil, pattern(70000, 1), nil, true)))
 		c.put(streamWindow(1, 1<<20))
 		c.start()
@@ -126,6 +126,32 @@ func TestConnQuotaStopsAndResumes(t *testing.T) {
 		assert.Equal(t, []string{"DATA 1 len=100"}, summary(c.settle()))
 		c.put(connWindow(1 << 20))
 		assert.Equal(t, []string{"DATA 1 len=4365 END_STREAM"}, summary(c.settle()))
+	})
+}
+
+// TestCreditBeforeTheStreamsFirstWrite checks that stream credit which
+// arrives before loopy knows the stream (a server's transport forgets a
+// stream as its handler answers, before loopy takes the answer) counts
+// for the stream's first write, and that too much of it is a stream flow
+// error.
+func TestCreditBeforeTheStreamsFirstWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newConn(t)
+		c.put(connWindow(1 << 20))
+		c.put(streamWindow(1, 100000))
+		s := newStream(1)
+		c.put(write(s, newWrite(respHeaders, pattern(150000, 1), trailers, false)))
+		c.start()
+		got := c.settle()
+		assert.Equal(t, 150000, dataBytes(got, 1), "65,535 of initial window and 100,000 of early credit")
+		assert.Equal(t, "HEADERS 1 END_STREAM", got[len(got)-1].String())
+
+		c.put(streamWindow(3, math.MaxInt32))
+		s3 := newStream(3)
+		c.put(write(s3, newWrite(respHeaders, pattern(10, 3), trailers, false)))
+		assert.Equal(t, []string{"RST_STREAM 3 FLOW_CONTROL_ERROR"}, summary(c.settle()))
+		assert.Equal(t, []uint32{3}, c.hooks.flowErrors())
+		assert.Equal(t, 1, c.hooks.doneCount(s3))
 	})
 }
 
