@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -17,47 +16,22 @@ import (
 // raise the connection window only, never announce a stream window below
 // the 4 MiB the streams already have.
 func TestBDPGrowthKeepsALargerStreamWindow(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lis.Close()
-	srvCh := make(chan *Conn, 1)
-	go func() {
-		nc, err := lis.Accept()
-		if err != nil {
-			srvCh <- nil
-			return
-		}
-		c, _ := NewServerConn(nc, ServerConfig{
-			Config: Config{StreamWindow: 4 << 20, ConnWindow: 1 << 20},
-			Handle: func(s *Stream) {
-				go func() {
-					for {
-						m, err := s.RecvMsg()
-						if err != nil {
-							return
-						}
-						m.Release()
+	cli, fr := scriptedClient(t, ServerConfig{
+		Config: Config{StreamWindow: 4 << 20, ConnWindow: 1 << 20},
+		Handle: func(s *Stream) {
+			go func() {
+				for {
+					m, err := s.RecvMsg()
+					if err != nil {
+						return
 					}
-				}()
-			},
-		})
-		srvCh <- c
-	}()
-	cli, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	_, err = cli.Write([]byte(http2.ClientPreface))
-	require.NoError(t, err)
-	fr := http2.NewFramer(cli, cli)
-	require.NoError(t, fr.WriteSettings())
-	sc := <-srvCh
-	require.NotNil(t, sc)
-	t.Cleanup(func() {
-		cli.Close()
-		sc.Close(ErrConnClosed)
-		<-sc.Done()
+					m.Release()
+				}
+			}()
+		},
 	})
 	h, _ := requestFrames(t, 1, nil)
-	_, err = cli.Write(h)
+	_, err := cli.Write(h)
 	require.NoError(t, err)
 	for range 50 {
 		require.NoError(t, fr.WriteData(1, false, msg(16384-5)))

@@ -18,41 +18,16 @@ import (
 // queued behind flow control (both windows are spent).
 func queuedAnswer(t *testing.T) (net.Conn, *http2.Framer) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lis.Close()
-	srvCh := make(chan *Conn, 1)
-	go func() {
-		nc, err := lis.Accept()
-		if err != nil {
-			srvCh <- nil
-			return
-		}
-		c, _ := NewServerConn(nc, ServerConfig{Handle: func(s *Stream) {
-			go func() {
-				if m, err := s.RecvMsg(); err == nil {
-					m.Release()
-				}
-				s.WriteStatus(status.New(codes.OK, ""), msg(100000), nil)
-			}()
-		}})
-		srvCh <- c
-	}()
-	cli, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	_, err = cli.Write([]byte(http2.ClientPreface))
-	require.NoError(t, err)
-	fr := http2.NewFramer(cli, cli)
-	require.NoError(t, fr.WriteSettings())
-	sc := <-srvCh
-	require.NotNil(t, sc)
-	t.Cleanup(func() {
-		cli.Close()
-		sc.Close(ErrConnClosed)
-		<-sc.Done()
-	})
+	cli, fr := scriptedClient(t, ServerConfig{Handle: func(s *Stream) {
+		go func() {
+			if m, err := s.RecvMsg(); err == nil {
+				m.Release()
+			}
+			s.WriteStatus(status.New(codes.OK, ""), msg(100000), nil)
+		}()
+	}})
 	h, d := requestFrames(t, 1, msg(1))
-	_, err = cli.Write(append(h, d...))
+	_, err := cli.Write(append(h, d...))
 	require.NoError(t, err)
 	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got := 0

@@ -14,16 +14,14 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// heldServer serves one connection whose streams are all held back with
-// StartOnMessage. Each start reports on the returned channel whether the
-// stream was Ready (its message there) when it ran; the handler then
-// answers OK. The client side is a bare socket the test scripts.
-func heldServer(t *testing.T) (net.Conn, <-chan bool) {
+// scriptedClient serves one connection with cfg and returns its client
+// side as a bare socket that has sent the preface and an empty SETTINGS,
+// with a framer on it: the test scripts the rest.
+func scriptedClient(t *testing.T, cfg ServerConfig) (net.Conn, *http2.Framer) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer lis.Close()
-	started := make(chan bool, 10)
 	srvCh := make(chan *Conn, 1)
 	go func() {
 		nc, err := lis.Accept()
@@ -31,24 +29,15 @@ func heldServer(t *testing.T) (net.Conn, <-chan bool) {
 			srvCh <- nil
 			return
 		}
-		c, _ := NewServerConn(nc, ServerConfig{Handle: func(s *Stream) {
-			s.StartOnMessage(func(s *Stream) {
-				started <- s.Ready()
-				go func() {
-					if m, err := s.RecvMsg(); err == nil {
-						m.Release()
-					}
-					s.WriteStatus(status.New(codes.OK, ""), nil, nil)
-				}()
-			})
-		}})
+		c, _ := NewServerConn(nc, cfg)
 		srvCh <- c
 	}()
 	cli, err := net.Dial("tcp", lis.Addr().String())
 	require.NoError(t, err)
 	_, err = cli.Write([]byte(http2.ClientPreface))
 	require.NoError(t, err)
-	require.NoError(t, http2.NewFramer(cli, nil).WriteSettings())
+	fr := http2.NewFramer(cli, cli)
+	require.NoError(t, fr.WriteSettings())
 	sc := <-srvCh
 	require.NotNil(t, sc)
 	t.Cleanup(func() {
@@ -56,6 +45,27 @@ func heldServer(t *testing.T) (net.Conn, <-chan bool) {
 		sc.Close(ErrConnClosed)
 		<-sc.Done()
 	})
+	return cli, fr
+}
+
+// heldServer serves one connection whose streams are all held back with
+// StartOnMessage. Each start reports on the returned channel whether the
+// stream was Ready (its message there) when it ran; the handler then
+// answers OK. The client side is a bare socket the test scripts.
+func heldServer(t *testing.T) (net.Conn, <-chan bool) {
+	t.Helper()
+	started := make(chan bool, 10)
+	cli, _ := scriptedClient(t, ServerConfig{Handle: func(s *Stream) {
+		s.StartOnMessage(func(s *Stream) {
+			started <- s.Ready()
+			go func() {
+				if m, err := s.RecvMsg(); err == nil {
+					m.Release()
+				}
+				s.WriteStatus(status.New(codes.OK, ""), nil, nil)
+			}()
+		})
+	}})
 	return cli, started
 }
 

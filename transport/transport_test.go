@@ -171,45 +171,22 @@ func TestCancelSendsRST(t *testing.T) {
 }
 
 func TestScriptedStreamWindowViolation(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lis.Close()
-	done := make(chan *Conn, 1)
-	go func() {
-		srv, err := lis.Accept()
-		if err != nil {
-			done <- nil
-			return
-		}
-		// The handler never reads, so the stream's window is never returned.
-		c, _ := NewServerConn(srv, ServerConfig{Handle: func(s *Stream) {
-			go func() {
-				<-s.Context().Done()
-				s.WriteStatus(status.New(codes.Canceled, ""), nil, nil)
-			}()
-		}})
-		done <- c
-	}()
-	cli, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	defer cli.Close()
-	_, err = cli.Write([]byte(http2.ClientPreface))
-	require.NoError(t, err)
-	fr := http2.NewFramer(cli, cli)
+	// The handler never reads, so the stream's window is never returned.
+	cli, fr := scriptedClient(t, ServerConfig{Handle: func(s *Stream) {
+		go func() {
+			<-s.Context().Done()
+			s.WriteStatus(status.New(codes.Canceled, ""), nil, nil)
+		}()
+	}})
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	headers, _ := requestFrames(t, 1, nil)
-	go func() {
-		fr.WriteSettings()
-		cli.Write(headers)
-		// More than the 65535-byte stream window (as empty messages).
-		big := make([]byte, 16384)
-		for range 5 {
-			fr.WriteData(1, false, big)
-		}
-	}()
-	c := <-done
-	require.NotNil(t, c)
-	defer func() { c.Close(ErrConnClosed); <-c.Done() }()
+	_, err := cli.Write(headers)
+	require.NoError(t, err)
+	// More than the 65535-byte stream window (as empty messages).
+	big := make([]byte, 16384)
+	for range 5 {
+		require.NoError(t, fr.WriteData(1, false, big))
+	}
 	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		f, err := fr.ReadFrame()
