@@ -218,7 +218,11 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 	a := &s.asm
 	for n > 0 {
 		if a.failed {
-			return nil, r.Discard(n)
+			if err := r.Discard(n); err != nil {
+				return nil, err
+			}
+			s.creditDiscarded(n)
+			return nil, nil
 		}
 		if a.buf == nil && a.prefixN < 5 {
 			k := min(5-a.prefixN, n)
@@ -236,6 +240,9 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 				if rerr := r.Discard(n); rerr != nil {
 					return nil, rerr
 				}
+				// Nobody reads the prefix or the rest of the frame.
+				s.creditDiscarded(n + 5 - a.credited)
+				a.credited = 0
 				return err, nil
 			}
 			if extra := a.need - (n); extra > 0 {
@@ -260,6 +267,15 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 		}
 	}
 	return nil, nil
+}
+
+// creditDiscarded returns k bytes of a failed stream's data, discarded
+// unread, as window with the reader's grant: a handler that keeps the
+// stream open must not leave the peer stuck on it.
+func (s *Stream) creditDiscarded(k int) {
+	s.mu.Lock()
+	s.asm.grant += s.consumedLocked(k)
+	s.mu.Unlock()
 }
 
 // creditEarly returns k bytes just added to the message being assembled

@@ -314,3 +314,24 @@ func TestCreditWhileApplicationWaits(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscardedDataReturnsItsWindow checks that once a message fails (here
+// it is over the size limit), the DATA the peer still sends on the stream,
+// which is discarded unread, gives its window back: a handler that keeps
+// the stream open must not leave the peer stuck on it.
+func TestDiscardedDataReturnsItsWindow(t *testing.T) {
+	const window = 65535
+	s := newStream(window)
+	first := frameMsgs(msg{0, pattern(1000, 1)})
+	require.True(t, s.OnData(len(first)))
+	res := feed(t, s, first, nil, 100)
+	require.Len(t, res.streamErrs, 1, "the message is over the limit")
+	junk := make([]byte, 16384)
+	var credit uint32
+	for i := range 8 {
+		require.True(t, s.OnData(len(junk)), "frame %d: the discarded data's window must come back", i)
+		assert.Empty(t, feed(t, s, junk, nil, 100).streamErrs, "the error is reported once")
+		credit += s.TakeGrant()
+	}
+	assert.GreaterOrEqual(t, int(credit), 8*16384-window/4, "nearly all of the discarded bytes are credited")
+}
