@@ -59,8 +59,9 @@ func (s *Stream) consumedLocked(n int) uint32 {
 // remembered as debt and not returned again when the message is consumed.
 func (w *window) grant(need int) uint32 {
 	short := int64(need) - w.avail
-	// The peer's window may not pass 2^31-1 (RFC 9113 §6.9.1): a message
-	// larger than that gets the rest as it is read.
+	// The peer's window may not pass 2^31-1 (RFC 9113 §6.9.1). That still
+	// covers any message up to 2^31-1 bytes; what is held back is pending
+	// credit, returned as messages are consumed.
 	short = min(short, maxWindow-w.avail-w.pending)
 	if short <= 0 {
 		return 0

@@ -49,12 +49,7 @@ func scriptedServer(t *testing.T, respond func(fr *http2.Framer, id uint32)) *Co
 			}
 		}
 	}()
-	nc, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cc, err := NewClientConn(ctx, nc, ClientConfig{Authority: "test"})
-	require.NoError(t, err)
+	cc := dialClient(t, lis.Addr().String())
 	sc := <-srvConn
 	t.Cleanup(func() {
 		cc.Close(ErrConnClosed)

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // scriptedClient serves one connection with cfg and returns its client
@@ -73,11 +72,7 @@ func heldServer(t *testing.T) (net.Conn, <-chan bool) {
 // not nil, DATA frames carrying it in pieces of at most 16 KiB, the last
 // with END_STREAM.
 func requestFrames(t *testing.T, id uint32, body []byte) (headers, data []byte) {
-	var hb []byte
-	enc := hpack.NewEncoder(&sliceWriter{&hb})
-	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/a.B/C"}, {":authority", "x"}, {"content-type", "application/grpc"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
+	hb := headerBlock(":method", "POST", ":scheme", "http", ":path", "/a.B/C", ":authority", "x", "content-type", "application/grpc")
 	var h, d bytes.Buffer
 	require.NoError(t, http2.NewFramer(&h, nil).WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb, EndHeaders: true}))
 	fr := http2.NewFramer(&d, nil)

@@ -42,12 +42,7 @@ func pair(t *testing.T, scfg ServerConfig) (*Conn, *Conn) {
 		}
 		srvCh <- c
 	}()
-	nc, err := net.Dial("tcp", lis.Addr().String())
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cc, err := NewClientConn(ctx, nc, ClientConfig{Authority: "test"})
-	require.NoError(t, err)
+	cc := dialClient(t, lis.Addr().String())
 	sc := <-srvCh
 	require.NotNil(t, sc)
 	t.Cleanup(func() {
@@ -57,6 +52,18 @@ func pair(t *testing.T, scfg ServerConfig) (*Conn, *Conn) {
 		<-sc.Done()
 	})
 	return cc, sc
+}
+
+// dialClient opens a client Conn to addr.
+func dialClient(t *testing.T, addr string) *Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cc, err := NewClientConn(ctx, nc, ClientConfig{Authority: "test"})
+	require.NoError(t, err)
+	return cc
 }
 
 func echo(s *Stream) {
@@ -198,7 +205,3 @@ func TestScriptedStreamWindowViolation(t *testing.T) {
 		}
 	}
 }
-
-type sliceWriter struct{ b *[]byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
