@@ -100,6 +100,11 @@ func validFieldName(name string) bool {
 	return true
 }
 
+// maxEmptyContinuations is how many empty CONTINUATION frames, which no
+// encoder needs, one header block may have before the peer is taken for a
+// flood.
+const maxEmptyContinuations = 16
+
 // ReadHeaderBlock reads the payload of the HEADERS frame whose header was
 // just read, then its CONTINUATION frames, and decodes the block.
 // Errors are http2.ConnectionError (the connection must end) or
@@ -138,7 +143,8 @@ func (r *Reader) ReadHeaderBlock(fh http2.FrameHeader) (*HeaderBlock, error) {
 		d.frag = append(d.frag[:0], payload...)
 		payload = d.frag
 	}
-	wire := 0 // the block's size on the wire so far
+	wire := 0  // the block's size on the wire so far
+	empty := 0 // CONTINUATION frames that carried nothing
 	for {
 		wire += len(payload)
 		if int64(len(payload)) > 2*int64(d.remain)+4096 || int64(wire) > 2*int64(d.max)+16384 {
@@ -159,6 +165,12 @@ func (r *Reader) ReadHeaderBlock(fh http2.FrameHeader) (*HeaderBlock, error) {
 			return nil, err
 		}
 		ended = cfh.Flags.Has(http2.FlagContinuationEndHeaders)
+		if len(cont) == 0 && !ended {
+			// The size bounds above do not stop a run of empty frames.
+			if empty++; empty > maxEmptyContinuations {
+				return nil, connErr(http2.ErrCodeEnhanceYourCalm, "too many empty CONTINUATION frames")
+			}
+		}
 		payload = cont
 	}
 	if err := d.dec.Close(); err != nil {

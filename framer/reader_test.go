@@ -906,3 +906,43 @@ func pingDataPing(t *testing.T, payload []byte) []byte {
 	require.NoError(t, fr.WritePing(false, [8]byte{2}))
 	return buf.Bytes()
 }
+
+func TestReaderEmptyContinuationFlood(t *testing.T) {
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	fields := []hpack.HeaderField{{Name: ":status", Value: "200"}}
+	block := hpackBlock(t, enc, &hbuf, fields...)
+	tests := []struct {
+		empty int  // empty CONTINUATION frames between HEADERS and the last one
+		flood bool // want ENHANCE_YOUR_CALM
+	}{
+		{0, false},
+		{1, false},
+		{16, false},
+		{17, true},
+		{1000, true},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		fr := http2.NewFramer(&buf, nil)
+		require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:1]}))
+		for range tt.empty {
+			require.NoError(t, fr.WriteContinuation(1, false, nil))
+		}
+		require.NoError(t, fr.WriteContinuation(1, true, block[1:]))
+
+		r := framer.NewReader(bytes.NewReader(buf.Bytes()), framer.ReaderConfig{})
+		fh, err := r.ReadFrameHeader()
+		require.NoError(t, err)
+		blk, err := r.ReadHeaderBlock(fh)
+		if tt.flood {
+			var ce http2.ConnectionError
+			require.ErrorAs(t, err, &ce, "%d empty frames", tt.empty)
+			assert.Equal(t, http2.ErrCodeEnhanceYourCalm, http2.ErrCode(ce))
+		} else {
+			require.NoError(t, err, "%d empty frames", tt.empty)
+			assert.Equal(t, fields, blk.Fields)
+		}
+		r.Release()
+	}
+}

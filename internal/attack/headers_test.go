@@ -81,14 +81,13 @@ func TestOversizedHeaderBlock(t *testing.T) {
 }
 
 // continuationFlood sends HEADERS without END_HEADERS, then CONTINUATION
-// frames of small fields until limit bytes or d have gone by or the
-// server has closed the connection. It returns the bytes sent.
-func continuationFlood(t *testing.T, p *peer, limit int64, d time.Duration) int64 {
+// frames carrying frag until limit bytes or d have gone by or the server
+// has closed the connection. It returns the bytes sent.
+func continuationFlood(t *testing.T, p *peer, frag []byte, limit int64, d time.Duration) int64 {
 	t.Helper()
 	id := p.newID()
 	p.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: p.encode(request(holdPath))})
 	require.NoError(t, p.flush())
-	frag := padding(1000)
 	start, from := time.Now(), p.sent
 	for p.sent-from < limit && time.Since(start) < d && !p.isClosed() {
 		for range 32 {
@@ -113,7 +112,7 @@ func TestContinuationFloodBounded(t *testing.T) {
 	p := connect(t, tgt.addr)
 
 	start := time.Now()
-	sent := continuationFlood(t, p, 32<<20, time.Second)
+	sent := continuationFlood(t, p, padding(1000), 32<<20, time.Second)
 	during := measure()
 	t.Logf("CONTINUATION flood: %.1f MiB of header block (%d× the limit) in %v; connection closed: %v; server sent %v",
 		mib(uint64(sent)), sent/headerLimit, time.Since(start).Round(time.Millisecond), p.isClosed(), p.summary())
@@ -136,13 +135,33 @@ func TestContinuationFloodGoAway(t *testing.T) {
 	p.startReading()
 
 	const allowance = 64 * headerLimit
-	sent := continuationFlood(t, p, 4*allowance, 5*time.Second)
+	sent := continuationFlood(t, p, padding(1000), 4*allowance, 5*time.Second)
 	ga, ok := p.await(2*time.Second, isGoAway)
 	t.Logf("CONTINUATION flood: %d KiB sent; server sent %v", sent>>10, p.summary())
 	require.True(t, ok, "no GOAWAY")
 	assert.NotEqual(t, http2.ErrCodeNo, ga.code, "GOAWAY without an error code")
 	assert.True(t, p.awaitClosed(3*time.Second), "connection not closed after GOAWAY")
 	assert.Less(t, sent, int64(allowance), "the server read %d KiB of one header block (limit %d KiB)", sent>>10, headerLimit>>10)
+}
+
+// TestEmptyContinuationFloodGoAway: a header block that goes on in empty
+// CONTINUATION frames never grows, so no size limit ends it; the server
+// ends the connection with GOAWAY(ENHANCE_YOUR_CALM) instead of reading
+// such frames forever.
+func TestEmptyContinuationFloodGoAway(t *testing.T) {
+	tgt := startServer(t)
+	cc := goodClient(t, tgt)
+	pr := startProber(t, cc)
+	p := connect(t, tgt.addr)
+
+	sent := continuationFlood(t, p, nil, 1<<20, 5*time.Second)
+	ga, ok := p.await(3*time.Second, isGoAway)
+	t.Logf("empty CONTINUATION flood: %d KiB sent; server sent %v", sent>>10, p.summary())
+	require.True(t, ok, "no GOAWAY")
+	assert.Equal(t, http2.ErrCodeEnhanceYourCalm, ga.code, "GOAWAY code (debug %q)", ga.debug)
+	assert.True(t, p.awaitClosed(3*time.Second), "connection not closed after GOAWAY")
+	assert.Zero(t, tgt.svc.hold.total.Load(), "a handler ran for the endless request")
+	pr.check(t)
 }
 
 // TestHPACKBomb: a block that inserts one 4 KB field in the dynamic table
