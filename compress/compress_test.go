@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,11 +38,26 @@ func TestGzipLimit(t *testing.T) {
 	src := make([]byte, 1000)
 	out, err := Gzip.Compress(nil, src)
 	require.NoError(t, err)
-	_, err = Gzip.Decompress(out, 999)
-	assert.ErrorIs(t, err, ErrTooLarge)
-	got, err := Gzip.Decompress(out, 1000)
-	require.NoError(t, err)
-	assert.Len(t, *got, 1000)
+	tests := []struct {
+		limit    int
+		tooLarge bool
+	}{
+		{999, true},
+		{1000, false},
+		{1001, false},
+		{math.MaxInt - 1, false},
+		{math.MaxInt, false}, // "no limit": limit+1 must not wrap
+	}
+	for _, tt := range tests {
+		got, err := Gzip.Decompress(out, tt.limit)
+		if tt.tooLarge {
+			assert.ErrorIs(t, err, ErrTooLarge, "limit %d", tt.limit)
+			continue
+		}
+		require.NoError(t, err, "limit %d", tt.limit)
+		assert.Equal(t, src, *got, "limit %d", tt.limit)
+		bufpool.Put(got)
+	}
 }
 
 func TestGzipCorrupt(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/h2rpc/h2rpc/internal/bufpool"
@@ -73,7 +74,14 @@ func (gzipCompressor) Decompress(src []byte, limit int) (*[]byte, error) {
 // readLimited reads r to its end into a pooled buffer, never holding more
 // than limit+1 bytes.
 func readLimited(r io.Reader, hint, limit int) (*[]byte, error) {
-	size := min(max(hint*4, 512), limit+1)
+	// ceiling is the most worth holding: one byte past the limit proves
+	// the message too large. (A limit of math.MaxInt, "no limit", must not
+	// wrap around.)
+	ceiling := limit
+	if limit < math.MaxInt {
+		ceiling = limit + 1
+	}
+	size := min(max(hint*4, 512), ceiling)
 	buf := bufpool.Get(size)
 	n := 0
 	for {
@@ -82,7 +90,7 @@ func readLimited(r io.Reader, hint, limit int) (*[]byte, error) {
 				bufpool.Put(buf)
 				return nil, ErrTooLarge
 			}
-			bigger := bufpool.Get(min(2*len(*buf), limit+1))
+			bigger := bufpool.Get(min(2*len(*buf), ceiling))
 			copy(*bigger, (*buf)[:n])
 			bufpool.Put(buf)
 			buf = bigger
