@@ -304,7 +304,7 @@ func (l *Loopy) turn(s *OutStream) error {
 				return err
 			}
 			w.headersDone = true
-			s.headersOut = true
+			s.headersOut.Store(true)
 			l.markWrite()
 		}
 		wroteData := false
@@ -416,7 +416,7 @@ func (l *Loopy) cleanup(s *OutStream, id uint32, reset bool, code http2.ErrCode)
 		}
 		s.head, s.tail = nil, nil
 	}
-	if reset && (s == nil || !s.Local || s.headersOut) {
+	if reset && (s == nil || !s.Local || s.headersOut.Load()) {
 		return l.w.WriteRSTStream(id, code)
 	}
 	return nil

@@ -34,7 +34,9 @@ type OutStream struct {
 	// dead: cleaned up, later writes are dropped. Written by loopy
 	// only; atomic so that the owner can ask (Forgotten).
 	dead       atomic.Bool
-	headersOut bool // a HEADERS frame has been written
+	// headersOut: a HEADERS frame has been written. Written by loopy
+	// only; atomic so that the owner can ask (HeadersWritten).
+	headersOut atomic.Bool
 	// Local marks a stream we opened (client role): if it is reset
 	// before its HEADERS went out, the peer never heard of it and no
 	// RST_STREAM is written. Set before the first write is put.
@@ -61,6 +63,11 @@ type OutStream struct {
 // stream loopy has forgotten needs no KindCleanup unless it must be reset.
 func (s *OutStream) Forgotten() bool { return s.dead.Load() }
 
+// HeadersWritten reports whether loopy has written the stream's HEADERS
+// (to the connection's buffer, if not yet to the socket). A client stream
+// whose HEADERS never were cannot have reached the server.
+func (s *OutStream) HeadersWritten() bool { return s.headersOut.Load() }
+
 // Init prepares the OutStream for a new stream.
 func (s *OutStream) Init(id uint32) {
 	s.ID = id
@@ -68,7 +75,7 @@ func (s *OutStream) Init(id uint32) {
 	s.state = outEmpty
 	s.registered = false
 	s.dead.Store(false)
-	s.headersOut = false
+	s.headersOut.Store(false)
 	s.Local = false
 	s.head, s.tail, s.prev, s.next = nil, nil, nil, nil
 	s.writeQuota.Store(DefaultWriteQuota)

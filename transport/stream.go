@@ -152,13 +152,11 @@ func (s *Stream) connClosed(st *status.Status) {
 		return
 	}
 	s.Transition(stream.EvReset)
-	if s.conn.client {
-		s.hmu.Lock()
-		started := s.headerOK
-		s.hmu.Unlock()
-		if !started && s.conn.goingAway() {
-			s.unprocessed.Store(true)
-		}
+	if s.conn.client && !s.Out.HeadersWritten() {
+		// The request never left: safe to send elsewhere. A stream the
+		// server may have seen is not, even on a connection the server
+		// was draining (those it did not take, it named in its GOAWAY).
+		s.unprocessed.Store(true)
 	}
 	s.finishRecv(st, nil)
 }

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/resolver"
+	"github.com/h2rpc/h2rpc/resolver/manual"
+	"github.com/h2rpc/h2rpc/server"
+	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
@@ -99,4 +105,60 @@ func TestStreamRefusedIsRetriedOnce(t *testing.T) {
 	cc.Close()
 	lis.Close()
 	<-done
+}
+
+// onceServer serves test.Once/Do: the first call it gets, on any server
+// made by it with the same counter, waits for its context to end; later
+// ones echo at once.
+func onceServer(t *testing.T, runs *atomic.Int32, started chan<- struct{}) (*server.Server, string) {
+	desc := server.ServiceDesc{
+		ServiceName: "test.Once",
+		Methods: []server.MethodDesc{{MethodName: "Do", Handler: func(_ any, ctx context.Context, dec func(any) error, _ server.UnaryInterceptor) (any, error) {
+			in := new(wrapperspb.StringValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			if runs.Add(1) == 1 {
+				started <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return in, nil
+		}}},
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := server.New()
+	s.RegisterService(&desc, struct{}{})
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	return s, lis.Addr().String()
+}
+
+// TestProcessedCallIsNotReplayed: a call the server took (its stream is
+// within the GOAWAY's last stream id) and then dropped as it stopped is
+// failed, not sent again to the next address: the handler may have done
+// its work.
+func TestProcessedCallIsNotReplayed(t *testing.T) {
+	var runs atomic.Int32
+	started := make(chan struct{}, 1)
+	sa, a := onceServer(t, &runs, started)
+	_, b := onceServer(t, &runs, started)
+	r := manual.NewBuilderWithScheme("e2e-replay")
+	r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: a}, {Addr: b}}})
+	resolver.Register(r)
+	t.Cleanup(func() { resolver.Unregister(r.Scheme()) })
+	cc, err := client.New(r.Scheme()+":///x", client.WithInsecure())
+	require.NoError(t, err)
+	defer cc.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- cc.Invoke(ctx, "/test.Once/Do", wrapperspb.String("x"), new(wrapperspb.StringValue)) }()
+	<-started
+	sa.Stop()
+	err = <-errc
+	assert.Equal(t, codes.Unavailable, status.Code(err), "call error: %v", err)
+	assert.Equal(t, int32(1), runs.Load(), "the handler ran again")
 }
