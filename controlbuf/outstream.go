@@ -33,7 +33,7 @@ type OutStream struct {
 	registered bool
 	// dead: cleaned up, later writes are dropped. Written by loopy
 	// only; atomic so that the owner can ask (Forgotten).
-	dead       atomic.Bool
+	dead atomic.Bool
 	// headersOut: a HEADERS frame has been written. Written by loopy
 	// only; atomic so that the owner can ask (HeadersWritten).
 	headersOut atomic.Bool
