@@ -197,6 +197,14 @@ func (s *Stream) deliver(m Message) {
 		m.Release()
 		return
 	}
+	if len(s.msgs) == cap(s.msgs) && s.head >= len(s.msgs)/2 {
+		// A reader that stays behind never empties the queue, so the
+		// slots it has taken would pile up in front: move what is
+		// queued down instead of growing.
+		n := copy(s.msgs, s.msgs[s.head:])
+		clear(s.msgs[n:])
+		s.msgs, s.head = s.msgs[:n], 0
+	}
 	s.msgs = append(s.msgs, m)
 	s.mu.Unlock()
 	s.wake()
