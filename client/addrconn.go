@@ -75,26 +75,32 @@ func (ac *addrConn) Shutdown() { ac.shutdown(false) }
 
 func (ac *addrConn) shutdown(closeAll bool) {
 	ac.mu.Lock()
-	if ac.stopped {
+	if ac.stopped && !closeAll {
 		ac.mu.Unlock()
 		return
 	}
-	ac.stopped = true
-	close(ac.stop)
-	t := ac.t
-	ac.t = nil
-	ac.state = connectivity.Shutdown
-	if t != nil && !closeAll {
-		ac.draining = append(ac.draining, t)
+	var t *transport.Conn
+	if !ac.stopped {
+		// (A SubConn the balancer shut down gracefully is stopped
+		// already; closing the ClientConn still ends its connections.)
+		ac.stopped = true
+		close(ac.stop)
+		t = ac.t
+		ac.t = nil
+		ac.state = connectivity.Shutdown
+		if t != nil && !closeAll {
+			ac.draining = append(ac.draining, t)
+		}
 	}
 	draining := ac.draining
 	ac.mu.Unlock()
 	if closeAll {
+		// The calls on them end as the ClientConn's own do: CANCELED.
 		if t != nil {
-			t.Close(transport.ErrConnClosed)
+			t.Close(ErrClientConnClosing)
 		}
 		for _, d := range draining {
-			d.Close(transport.ErrConnClosed)
+			d.Close(ErrClientConnClosing)
 		}
 		return
 	}

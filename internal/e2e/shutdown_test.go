@@ -8,6 +8,8 @@ import (
 
 	"github.com/h2rpc/h2rpc/client"
 	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/resolver"
+	"github.com/h2rpc/h2rpc/resolver/manual"
 	"github.com/h2rpc/h2rpc/server"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
@@ -114,4 +116,55 @@ func TestCloseFailsLaterCalls(t *testing.T) {
 	require.NoError(t, cc.Close())
 	err = cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("a"), new(wrapperspb.StringValue))
 	assert.Equal(t, codes.Canceled, status.Code(err))
+}
+
+// TestCloseEndsRunningCalls: Close fails the calls in flight with
+// CANCELED at once, a stream on a connection the balancer had already
+// let go of (new addresses) included, instead of waiting for them.
+func TestCloseEndsRunningCalls(t *testing.T) {
+	started := make(chan struct{}, 1)
+	slowSrv, slow := slowServer(t, started, make(chan struct{}))
+	t.Cleanup(slowSrv.Stop)
+	a, b := startServer(t), startServer(t)
+	r := manual.NewBuilderWithScheme("e2e-close")
+	r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: a}}})
+	resolver.Register(r)
+	t.Cleanup(func() { resolver.Unregister(r.Scheme()) })
+	cc, err := client.New(r.Scheme()+":///x", client.WithInsecure())
+	require.NoError(t, err)
+	ccSlow := dial(t, slow)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A stream on a's connection, which the balancer then drains.
+	old, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	require.NoError(t, err)
+	require.NoError(t, old.SendMsg(wrapperspb.String("x")))
+	require.NoError(t, old.RecvMsg(new(wrapperspb.StringValue)))
+	require.NoError(t, r.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: b}}}))
+	require.Eventually(t, func() bool {
+		return cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("on b"), new(wrapperspb.StringValue)) == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	// And a unary call in progress on the other ClientConn.
+	errc := make(chan error, 1)
+	go func() {
+		errc <- ccSlow.Invoke(ctx, "/test.Slow/Wait", wrapperspb.String("x"), new(wrapperspb.StringValue))
+	}()
+	<-started
+
+	closed := make(chan struct{})
+	go func() {
+		cc.Close()
+		ccSlow.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		cancel()
+		<-closed
+		t.Fatal("Close waited for the calls in flight")
+	}
+	assert.Equal(t, codes.Canceled, status.Code(old.RecvMsg(new(wrapperspb.StringValue))), "stream on the drained connection")
+	assert.Equal(t, codes.Canceled, status.Code(<-errc), "unary call")
 }
