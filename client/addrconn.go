@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2rpc/h2rpc/balancer"
@@ -135,9 +136,16 @@ func (ac *addrConn) report(s connectivity.State, err error) {
 	cc.balMu.Lock()
 	defer cc.balMu.Unlock()
 	ac.mu.Lock()
-	stopped := ac.stopped
+	stopped, current := ac.stopped, ac.state
 	ac.mu.Unlock()
 	if stopped || cc.isClosed() || ac.listener == nil {
+		return
+	}
+	if s != current {
+		// Overtaken: the state changed again before this report got
+		// its turn (a connection lost as it became ready reports IDLE
+		// from its own goroutine), and the newer report follows. The
+		// balancer must end on the state the SubConn is in.
 		return
 	}
 	ac.listener(balancer.SubConnState{State: s, Err: err})
@@ -165,6 +173,14 @@ func (ac *addrConn) connectLoop() {
 					ac.mu.Unlock()
 					t.Close(transport.ErrConnClosed)
 					return
+				}
+				if t.Draining() {
+					// GOAWAY came before the connection was ours to
+					// lose (transportGone ignored it): do not offer it.
+					ac.mu.Unlock()
+					t.GracefulClose()
+					lastErr = fmt.Errorf("client: %s sent GOAWAY during the handshake", addr.Addr)
+					continue
 				}
 				ac.t = t
 				ac.state = connectivity.Ready
@@ -229,7 +245,9 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 		raw.Close()
 		return nil, fmt.Errorf("client: security handshake with %s: %w", addr.Addr, err)
 	}
-	var t *transport.Conn
+	// The connection, once NewClientConn returns it; its reader may
+	// report GOAWAY before then (connectLoop checks Draining for that).
+	var conn atomic.Pointer[transport.Conn]
 	ka := o.keepalive
 	ac.mu.Lock()
 	ka.Time = ac.kaTime
@@ -255,13 +273,14 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 				}
 				ac.mu.Unlock()
 			}
-			ac.transportGone(t)
+			ac.transportGone(conn.Load())
 		},
 	}
-	t, err = transport.NewClientConn(ctx, nc, cfg)
+	t, err := transport.NewClientConn(ctx, nc, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: HTTP/2 handshake with %s: %w", addr.Addr, err)
 	}
+	conn.Store(t)
 	return t, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/h2rpc/h2rpc/balancer"
+	"github.com/h2rpc/h2rpc/connectivity"
 	"github.com/h2rpc/h2rpc/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,4 +54,40 @@ func TestDrainingListIsNotChangedInPlace(t *testing.T) {
 		c.Close(transport.ErrConnClosed)
 	}
 	ac.wait()
+}
+
+// A report that another state change overtook is dropped: the balancer
+// must end on the state the SubConn is in. (A connection lost as it
+// became ready reports IDLE from its own goroutine, which may get its
+// turn before connectLoop reports READY.)
+func TestOvertakenReportIsDropped(t *testing.T) {
+	cc, err := New("passthrough:///"+startEmptyServer(t), WithInsecure())
+	require.NoError(t, err)
+	defer cc.Close()
+	var got []connectivity.State
+	ac := newAddrConn(cc, nil, func(s balancer.SubConnState) { got = append(got, s.State) })
+
+	tests := []struct {
+		state     connectivity.State // the SubConn's state
+		reported  connectivity.State
+		delivered bool
+	}{
+		{connectivity.Idle, connectivity.Ready, false},
+		{connectivity.Idle, connectivity.Idle, true},
+		{connectivity.Ready, connectivity.Ready, true},
+		{connectivity.Connecting, connectivity.TransientFailure, false},
+		{connectivity.TransientFailure, connectivity.TransientFailure, true},
+	}
+	for _, tt := range tests {
+		got = nil
+		ac.mu.Lock()
+		ac.state = tt.state
+		ac.mu.Unlock()
+		ac.report(tt.reported, nil)
+		if tt.delivered {
+			assert.Equal(t, []connectivity.State{tt.reported}, got, "%v reported in %v", tt.reported, tt.state)
+		} else {
+			assert.Empty(t, got, "%v reported in %v", tt.reported, tt.state)
+		}
+	}
 }
