@@ -151,7 +151,11 @@ func (l *Loopy) handle(it *Item) error {
 	case KindStreamWrite:
 		return l.streamWrite(it.Stream, it.Write)
 	case KindCleanup:
-		return l.cleanup(it.Stream, it.StreamID, it.Reset, it.Code)
+		s := it.Stream
+		if s == nil {
+			s = l.streams[it.StreamID]
+		}
+		return l.cleanup(s, it.StreamID, it.Reset, it.Code)
 	case KindWindowUpdate:
 		return l.w.WriteWindowUpdate(it.StreamID, it.N)
 	case KindPeerWindowUpdate:

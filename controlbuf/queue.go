@@ -22,8 +22,9 @@ type Kind uint8
 const (
 	// KindStreamWrite appends Write to Stream's ordered writes.
 	KindStreamWrite Kind = iota + 1
-	// KindCleanup makes loopy forget Stream, dropping what it has not
-	// written; with Reset it writes RST_STREAM(StreamID, Code).
+	// KindCleanup makes loopy forget Stream (or, if Stream is nil, the
+	// stream StreamID if it holds it), dropping what it has not written;
+	// with Reset it writes RST_STREAM(StreamID, Code).
 	KindCleanup
 	// KindWindowUpdate writes WINDOW_UPDATE(StreamID, N).
 	KindWindowUpdate
@@ -94,6 +95,9 @@ func (it *Item) isResponse() bool {
 	switch it.Kind {
 	case KindPeerSettings, KindRSTStream:
 		return true
+	case KindCleanup:
+		// By id only: the peer reset a stream we had finished with.
+		return it.Stream == nil
 	case KindPing:
 		return it.Ack
 	}

@@ -155,13 +155,16 @@ func TestThrottleMixedResponses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newConn(t)
 		for i := range controlbuf.MaxQueuedResponses + 1 {
-			switch i % 3 {
+			switch i % 4 {
 			case 0:
 				c.put(controlbuf.Item{Kind: controlbuf.KindPing, Ack: true})
 			case 1:
 				c.put(controlbuf.Item{Kind: controlbuf.KindPeerSettings})
 			case 2:
 				c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: 1})
+			case 3:
+				// The peer reset a stream we had finished with.
+				c.put(controlbuf.Item{Kind: controlbuf.KindCleanup, StreamID: 1})
 			}
 			c.put(controlbuf.Item{Kind: controlbuf.KindPing}) // not counted
 		}

@@ -422,6 +422,13 @@ func (c *Conn) handleRST(f *http2.RSTStreamFrame) (err error) {
 		if c.idleStream(f.StreamID) {
 			return c.connError(http2.ErrCodeProtocol, "RST_STREAM on idle stream")
 		}
+		if !c.client {
+			// A handler that returned leaves its stream's table, but
+			// loopy may still hold the end of its answer, waiting for
+			// window this client will not give now: let it go, and
+			// with it the stream's slot. (No RST_STREAM in answer.)
+			c.put(controlbuf.Item{Kind: controlbuf.KindCleanup, StreamID: f.StreamID})
+		}
 		return nil
 	}
 	code := status.CodeFromHTTP2ErrCode(uint32(f.ErrCode))
