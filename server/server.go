@@ -280,9 +280,13 @@ func (s *Server) worker(st *transport.Stream) {
 // has finished.
 func (s *Server) Stop() {
 	conns := s.shutdown()
+	// All at once: each may wait up to a second for a peer that does not
+	// read to take its GOAWAY.
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.GoAwayAndClose()
+		wg.Go(c.GoAwayAndClose)
 	}
+	wg.Wait()
 	s.wait()
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -167,4 +170,48 @@ func TestCloseEndsRunningCalls(t *testing.T) {
 	}
 	assert.Equal(t, codes.Canceled, status.Code(old.RecvMsg(new(wrapperspb.StringValue))), "stream on the drained connection")
 	assert.Equal(t, codes.Canceled, status.Code(<-errc), "unary call")
+}
+
+// stuckClient opens a connection that grants the largest windows, starts
+// a Download (the server then sends without end) and never reads.
+func stuckClient(t *testing.T, addr string) {
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	_, err = nc.Write([]byte(http2.ClientPreface))
+	require.NoError(t, err)
+	fr := http2.NewFramer(nc, nc)
+	require.NoError(t, fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1}))
+	require.NoError(t, fr.WriteWindowUpdate(0, 1<<31-1-65535))
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/test.Echo/Download"},
+		{":authority", "x"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}))
+	}
+	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}))
+	require.NoError(t, fr.WriteData(1, true, []byte{0, 0, 0, 0, 0}))
+}
+
+// TestStopDoesNotWaitForStuckClientsInTurn: Stop gives each connection a
+// while to write its GOAWAY; connections whose clients stopped reading
+// take all of it, and Stop must not take it once per connection.
+func TestStopDoesNotWaitForStuckClientsInTurn(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := server.New()
+	s.RegisterService(&echoDesc, echoService{})
+	go s.Serve(lis)
+	const stuck = 6
+	for range stuck {
+		stuckClient(t, lis.Addr().String())
+	}
+	time.Sleep(1500 * time.Millisecond) // the server fills every socket buffer
+	stopped := make(chan struct{})
+	go func() { s.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(stuck * time.Second * 2 / 3):
+		t.Fatalf("Stop is still waiting on %d stuck clients after %v", stuck, stuck*time.Second*2/3)
+	}
 }
