@@ -165,15 +165,19 @@ func (p *statusParts) status() *status.Status {
 	if p.code == int(codes.OK) && p.message == "" && p.details == nil {
 		return nil // OK
 	}
+	if p.detailsErr {
+		return status.New(codes.Internal, "transport: malformed grpc-status-details-bin: not base64")
+	}
 	if p.details != nil {
 		var sp spb.Status
-		if err := proto.Unmarshal(p.details, &sp); err == nil {
-			sp.Code = int32(p.code)
-			if sp.Message == "" {
-				sp.Message = p.message
-			}
-			return status.FromProto(&sp)
+		if err := proto.Unmarshal(p.details, &sp); err != nil {
+			return status.New(codes.Internal, "transport: malformed grpc-status-details-bin: "+err.Error())
 		}
+		sp.Code = int32(p.code)
+		if sp.Message == "" {
+			sp.Message = p.message
+		}
+		return status.FromProto(&sp)
 	}
 	return status.New(codes.Code(p.code), p.message)
 }
