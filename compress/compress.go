@@ -63,12 +63,13 @@ func Register(c Compressor) {
 	current.Store(next)
 }
 
-// Get returns the compressor registered under name, or nil.
+// Get returns the compressor registered under name (in any case, as
+// Register keeps names in lower case), or nil.
 func Get(name string) Compressor {
 	if name == "" {
 		return nil
 	}
-	return current.Load().byName[name]
+	return current.Load().byName[strings.ToLower(name)]
 }
 
 // Names returns the registered names, comma-separated: the value for

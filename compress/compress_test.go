@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,10 +16,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// named is a compressor that only has a name.
+type named struct {
+	Compressor
+	name string
+}
+
+func (n named) Name() string { return n.name }
+
 func TestRegistry(t *testing.T) {
 	assert.Equal(t, Gzip, Get("gzip"))
+	assert.Equal(t, Gzip, Get("GZip"))
 	assert.Nil(t, Get("zstd"))
+	assert.Nil(t, Get(""))
 	assert.Contains(t, strings.Split(Names(), ","), "gzip")
+
+	// A compressor whose name has capitals is found by that name.
+	c := named{Gzip, "Test-Mixed"}
+	Register(c)
+	t.Cleanup(func() { unregister("test-mixed") })
+	assert.Equal(t, c, Get("Test-Mixed"))
+	assert.Equal(t, c, Get("test-mixed"))
+	assert.Contains(t, strings.Split(Names(), ","), "test-mixed")
 }
 
 func TestGzipRoundTrip(t *testing.T) {
@@ -108,4 +128,14 @@ func FuzzGzipDecompress(f *testing.F) {
 			bufpool.Put(out)
 		}
 	})
+}
+
+// unregister takes name out of the registry again (tests only).
+func unregister(name string) {
+	mu.Lock()
+	defer mu.Unlock()
+	next := &registry{byName: maps.Clone(current.Load().byName)}
+	delete(next.byName, name)
+	next.names = strings.Join(slices.Sorted(maps.Keys(next.byName)), ",")
+	current.Store(next)
 }
