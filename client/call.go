@@ -11,6 +11,7 @@ import (
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/compress"
 	"github.com/h2rpc/h2rpc/credentials"
+	"github.com/h2rpc/h2rpc/internal/bufpool"
 	"github.com/h2rpc/h2rpc/internal/envelope"
 	"github.com/h2rpc/h2rpc/metadata"
 	"github.com/h2rpc/h2rpc/peer"
@@ -121,6 +122,11 @@ func (cc *ClientConn) newTransportStream(ctx context.Context, method string, ci 
 	for attempt := 0; ; attempt++ {
 		t, done, err := cc.pick(ctx, method, ci.waitForReady)
 		if err != nil {
+			if h.Buf != nil {
+				// NewStream would have taken it; nothing will now.
+				bufpool.Put(h.Buf)
+				h.Buf, h.Data = nil, nil
+			}
 			return nil, err
 		}
 		s, err := t.NewStream(ctx, h)

@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -105,4 +109,49 @@ func TestAllocsIdleConnection(t *testing.T) {
 	perConn := float64(heap()-before) / n
 	t.Logf("idle connection after one call: %.0f B of heap, client and server side together", perConn)
 	assert.LessOrEqual(t, perConn, float64(idleHeapPerConn))
+}
+
+// TestFailedPickReturnsTheRequestBuffer: a call that fails before it gets
+// a connection (fail-fast, no server) gives its encoded request's pooled
+// buffer back, so a client in an outage does not allocate one per call.
+func TestFailedPickReturnsTheRequestBuffer(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not the product's")
+	}
+	cc, err := client.New(closedAddr(t), client.WithInsecure())
+	require.NoError(t, err)
+	defer cc.Close()
+	req := wrapperspb.Bytes(make([]byte, 64<<10))
+	invoke := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := cc.Invoke(ctx, "/test.Echo/Unary", req, new(wrapperspb.BytesValue))
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	}
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return status.Code(cc.Invoke(ctx, "/test.Echo/Unary", req, new(wrapperspb.BytesValue))) == codes.Unavailable
+	}, 5*time.Second, 10*time.Millisecond, "the channel never failed fast")
+	invoke()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection empties the pool
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const calls = 50
+	for range calls {
+		invoke()
+	}
+	runtime.ReadMemStats(&after)
+	perCall := (after.TotalAlloc - before.TotalAlloc) / calls
+	t.Logf("a failed call allocates %d B", perCall)
+	assert.Less(t, perCall, uint64(32<<10), "each failed call allocated a new 64 KiB request buffer")
+}
+
+// closedAddr returns an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
 }
