@@ -16,7 +16,8 @@ import (
 )
 
 // Encode marshals m with c into a pooled buffer behind its 5-byte prefix,
-// compressing it with comp when comp is not nil. The caller owns buf and
+// compressing it with comp when comp is not nil. A payload (compressed, if
+// it is) over maxSend bytes is RESOURCE_EXHAUSTED. The caller owns buf and
 // returns it to the pool (or hands it to the transport, which does).
 func Encode(c codec.Codec, comp compress.Compressor, m any, maxSend int) (buf *[]byte, framed []byte, err error) {
 	buf, framed, err = codec.MarshalWithPrefix(c, m, codec.PrefixLen)
@@ -24,11 +25,11 @@ func Encode(c codec.Codec, comp compress.Compressor, m any, maxSend int) (buf *[
 		return nil, nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
 	n := len(framed) - codec.PrefixLen
-	if n > maxSend {
-		bufpool.Put(buf)
-		return nil, nil, status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSend)
-	}
 	if comp == nil {
+		if n > maxSend {
+			bufpool.Put(buf)
+			return nil, nil, tooLarge(n, maxSend)
+		}
 		codec.WritePrefix(framed, false, n)
 		return buf, framed, nil
 	}
@@ -46,8 +47,18 @@ func Encode(c codec.Codec, comp compress.Compressor, m any, maxSend int) (buf *[
 	} else {
 		*zbuf = out
 	}
+	// The limit is on what goes on the wire, as in grpc-go: the
+	// compressed payload.
+	if z := len(out) - codec.PrefixLen; z > maxSend {
+		bufpool.Put(zbuf)
+		return nil, nil, tooLarge(z, maxSend)
+	}
 	codec.WritePrefix(out, true, len(out)-codec.PrefixLen)
 	return zbuf, out, nil
+}
+
+func tooLarge(n, maxSend int) error {
+	return status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSend)
 }
 
 // Decode unmarshals one received message into v. compressed is the
