@@ -73,6 +73,9 @@ func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) 
 		h.Deadline = d
 	}
 	if md, added, ok := metadata.FromOutgoingContextRaw(ctx); ok {
+		if err := validateOutgoing(md, added); err != nil {
+			return h, err
+		}
 		h.MD, h.AddedMD = md, added
 	}
 	if len(cc.opts.perRPC) > 0 || len(ci.perRPC) > 0 {
@@ -81,6 +84,24 @@ func (cc *ClientConn) callHdr(ctx context.Context, method string, ci *callInfo) 
 		}
 	}
 	return h, nil
+}
+
+// validateOutgoing checks the call's metadata before anything is sent: a
+// key or value HTTP/2 cannot carry (capitals, control bytes) fails the
+// call with INTERNAL here, as in grpc-go, rather than as a malformed
+// request at the server. Keys added in pairs go out in lower case.
+func validateOutgoing(md metadata.MD, added [][]string) error {
+	if err := metadata.ValidateMD(md); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	for _, kv := range added {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if err := metadata.Validate(strings.ToLower(kv[i]), kv[i+1]); err != nil {
+				return status.Error(codes.Internal, err.Error())
+			}
+		}
+	}
+	return nil
 }
 
 // addPerRPCMetadata asks the call's per-RPC credentials for their metadata.

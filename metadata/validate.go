@@ -81,3 +81,15 @@ func Validate(k string, vals ...string) error {
 	}
 	return nil
 }
+
+// ValidateMD checks every key of md and its values with Validate, as a
+// call's outgoing metadata and a server's headers are checked before they
+// are sent.
+func ValidateMD(md MD) error {
+	for k, vs := range md {
+		if err := Validate(k, vs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -61,3 +61,28 @@ func TestValidate(t *testing.T) {
 	assert.Error(t, Validate("k", "ok", "\x00"))
 	assert.Error(t, Validate("K", "v"))
 }
+
+func TestValidateMD(t *testing.T) {
+	tests := []struct {
+		name string
+		md   MD
+		ok   bool
+	}{
+		{"empty", MD{}, true},
+		{"plain", MD{"x-a": {"1", "two words"}}, true},
+		{"binary value", MD{"x-bin": {"\x00\r\n\xff"}}, true},
+		{"capital in key", MD{"Grpc-Status": {"0"}}, false},
+		{"control byte in value", MD{"x-note": {"a\r\nb"}}, false},
+		{"NUL in value", MD{"x-note": {"ok", "a\x00"}}, false},
+		{"pseudo-header", MD{":path": {"/x"}}, false},
+		{"empty key", MD{"": {"v"}}, false},
+	}
+	for _, tt := range tests {
+		err := ValidateMD(tt.md)
+		if tt.ok {
+			assert.NoError(t, err, tt.name)
+		} else {
+			assert.Error(t, err, tt.name)
+		}
+	}
+}

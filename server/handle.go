@@ -126,10 +126,21 @@ type serverStream struct {
 	comp    compress.Compressor // the request's encoding, used both ways; nil: identity
 }
 
-func (ss *serverStream) Context() context.Context        { return ss.ctx }
-func (ss *serverStream) SetHeader(md metadata.MD) error  { return ss.st.SetHeader(md) }
-func (ss *serverStream) SendHeader(md metadata.MD) error { return ss.st.SendHeader(md) }
-func (ss *serverStream) SetTrailer(md metadata.MD)       { ss.st.SetTrailer(md) }
+func (ss *serverStream) Context() context.Context { return ss.ctx }
+func (ss *serverStream) SetHeader(md metadata.MD) error {
+	if err := metadata.ValidateMD(md); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	return ss.st.SetHeader(md)
+}
+
+func (ss *serverStream) SendHeader(md metadata.MD) error {
+	if err := metadata.ValidateMD(md); err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	return ss.st.SendHeader(md)
+}
+func (ss *serverStream) SetTrailer(md metadata.MD) { ss.st.SetTrailer(md) }
 
 // frame encodes m for sending.
 func (ss *serverStream) frame(m any) (*[]byte, []byte, error) {

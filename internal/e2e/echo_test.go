@@ -32,6 +32,10 @@ func (echoService) unary(ctx context.Context, in *wrapperspb.StringValue) (*wrap
 			return nil, ctx.Err()
 		case <-time.After(5 * time.Second):
 		}
+	case in.Value == "bad header":
+		if err := server.SetHeader(ctx, metadata.Pairs("x-note", "a\r\nb")); err != nil {
+			return nil, err
+		}
 	case in.Value == "header":
 		md, _ := metadata.FromIncomingContext(ctx)
 		server.SetHeader(ctx, metadata.Pairs("echo-h", strings.Join(md.Get("x-in"), ",")))
@@ -173,3 +177,36 @@ func TestBidi(t *testing.T) {
 }
 
 func startServerB(b *testing.B) string { return startServer(b) }
+
+// TestInvalidMetadataIsRefusedBeforeSending: metadata HTTP/2 cannot carry
+// fails the call with INTERNAL on the side that would send it, as in
+// grpc-go: the client's outgoing metadata before the call starts, a
+// server's headers when the handler sets them.
+func TestInvalidMetadataIsRefusedBeforeSending(t *testing.T) {
+	cc := dial(t, startServer(t))
+	base, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		code codes.Code
+	}{
+		{"valid", metadata.NewOutgoingContext(base, metadata.MD{"x-a": {"b"}, "x-bin": {"\x00\n"}}), codes.OK},
+		{"added pair with capitals", metadata.AppendToOutgoingContext(base, "X-Up", "v"), codes.OK},
+		{"control bytes", metadata.NewOutgoingContext(base, metadata.MD{"x-note": {"a\r\nb"}}), codes.Internal},
+		{"capital in key", metadata.NewOutgoingContext(base, metadata.MD{"Grpc-Status": {"0"}}), codes.Internal},
+		{"added pair, NUL", metadata.AppendToOutgoingContext(base, "x-a", "\x00"), codes.Internal},
+	}
+	for _, tt := range tests {
+		err := cc.Invoke(tt.ctx, "/test.Echo/Unary", wrapperspb.String("a"), new(wrapperspb.StringValue))
+		assert.Equal(t, tt.code, status.Code(err), "%s: %v", tt.name, err)
+		if tt.code != codes.OK {
+			// Refused here, not reset by the server as malformed.
+			assert.Contains(t, status.Convert(err).Message(), "metadata: ", tt.name)
+		}
+	}
+
+	err := cc.Invoke(base, "/test.Echo/Unary", wrapperspb.String("bad header"), new(wrapperspb.StringValue))
+	assert.Equal(t, codes.Internal, status.Code(err), "%v", err)
+	assert.Contains(t, status.Convert(err).Message(), "invalid byte", "the handler's SetHeader error is its status")
+}
