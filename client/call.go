@@ -139,33 +139,46 @@ func (cc *ClientConn) addPerRPCMetadata(ctx context.Context, method string, ci *
 
 // newTransportStream picks a connection and starts the stream there,
 // retrying once on another connection if the first never processed it.
-func (cc *ClientConn) newTransportStream(ctx context.Context, method string, ci *callInfo, h *transport.CallHdr, reframe func() error) (*transport.Stream, error) {
+// The caller calls done (never nil) with the call's error once the stream
+// has ended: the picker's PickResult.Done, if it gave one.
+func (cc *ClientConn) newTransportStream(ctx context.Context, method string, ci *callInfo, h *transport.CallHdr, reframe func() error) (_ *transport.Stream, done func(error), _ error) {
 	for attempt := 0; ; attempt++ {
-		t, done, err := cc.pick(ctx, method, ci.waitForReady)
+		t, pickDone, err := cc.pick(ctx, method, ci.waitForReady)
 		if err != nil {
 			if h.Buf != nil {
 				// NewStream would have taken it; nothing will now.
 				bufpool.Put(h.Buf)
 				h.Buf, h.Data = nil, nil
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		s, err := t.NewStream(ctx, h)
-		if done != nil {
-			done(balancer.DoneInfo{Err: err})
-		}
 		if err == nil {
-			return s, nil
+			return s, doneFunc(pickDone), nil
+		}
+		if pickDone != nil {
+			pickDone(balancer.DoneInfo{Err: err})
 		}
 		if !transport.IsUnprocessed(err) || attempt > 0 || ctx.Err() != nil {
-			return nil, toStatusErr(err)
+			return nil, nil, toStatusErr(err)
 		}
 		if reframe != nil {
 			if err := reframe(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
+}
+
+// noDone is doneFunc's answer for a pick without Done.
+func noDone(error) {}
+
+// doneFunc turns a picker's Done into what a call calls when it ends.
+func doneFunc(pickDone func(balancer.DoneInfo)) func(error) {
+	if pickDone == nil {
+		return noDone
+	}
+	return func(err error) { pickDone(balancer.DoneInfo{Err: err}) }
 }
 
 func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
@@ -188,11 +201,12 @@ func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, 
 		if err := reframe(); err != nil {
 			return err
 		}
-		s, err := cc.newTransportStream(ctx, method, &ci, &h, reframe)
+		s, done, err := cc.newTransportStream(ctx, method, &ci, &h, reframe)
 		if err != nil {
 			return err
 		}
 		err = recvUnary(ctx, s, c, reply, &ci)
+		done(err)
 		if err != nil && s.Unprocessed() && attempt == 0 && ctx.Err() == nil {
 			continue // the server never saw it: safe to send again
 		}

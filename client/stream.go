@@ -70,13 +70,16 @@ func newClientStream(ctx context.Context, desc *StreamDesc, cc *ClientConn, meth
 		return nil, err
 	}
 	h.SingleResponse = !desc.ServerStreams
-	s, err := cc.newTransportStream(ctx, method, &ci, &h, nil)
+	s, done, err := cc.newTransportStream(ctx, method, &ci, &h, nil)
 	if err != nil {
 		return nil, err
 	}
-	cs := &clientStream{s: s, ctx: ctx, desc: desc, codec: c, comp: comp, ci: ci, cc: cc, method: method, hdr: h}
+	cs := &clientStream{s: s, done: done, ctx: ctx, desc: desc, codec: c, comp: comp, ci: ci, cc: cc, method: method, hdr: h}
 	cs.stop = context.AfterFunc(ctx, func() {
-		cs.stream().Cancel(status.FromContextError(ctx.Err()))
+		st := status.FromContextError(ctx.Err())
+		cs.stream().Cancel(st)
+		// The application may never read the end now.
+		cs.finish(st.Err())
 	})
 	return cs, nil
 }
@@ -96,8 +99,9 @@ type clientStream struct {
 	method string
 	hdr    transport.CallHdr
 
-	sentLast bool // sender goroutine only
-	endOnce  sync.Once
+	sentLast   bool // sender goroutine only
+	endOnce    sync.Once
+	finishOnce sync.Once
 
 	// A stream the server never processed (GOAWAY before it, or
 	// REFUSED_STREAM) is started again once on another connection with
@@ -105,7 +109,8 @@ type clientStream struct {
 	// it. mu guards these; it is never held across a blocking send.
 	mu          sync.Mutex
 	s           *transport.Stream
-	replay      [][]byte // framed messages sent while uncommitted
+	done        func(error) // s's picker Done, called once when the call ends
+	replay      [][]byte    // framed messages sent while uncommitted
 	replayBytes int
 	closedSend  bool
 	committed   bool
@@ -161,10 +166,12 @@ func (cs *clientStream) retry(old *transport.Stream) bool {
 		return false
 	}
 	cs.retried = true
-	s, err := cs.cc.newTransportStream(cs.ctx, cs.method, &cs.ci, &cs.hdr, nil)
+	s, done, err := cs.cc.newTransportStream(cs.ctx, cs.method, &cs.ci, &cs.hdr, nil)
 	if err != nil {
 		return false
 	}
+	cs.done(errNotProcessed)
+	cs.done = done
 	for i, framed := range cs.replay {
 		last := cs.closedSend && i == len(cs.replay)-1
 		if err := s.SendMsg(append([]byte(nil), framed...), nil, last); err != nil {
@@ -256,7 +263,11 @@ func (cs *clientStream) recv(m any) error {
 		msg, err = s.RecvMsg()
 	}
 	if err != nil {
-		cs.end()
+		if errors.Is(err, io.EOF) {
+			cs.end(nil)
+		} else {
+			cs.end(toStatusErr(err))
+		}
 		if errors.Is(err, io.EOF) {
 			if m != nil && !cs.desc.ServerStreams {
 				return status.Error(codes.Internal, "grpc: the server sent no response message")
@@ -279,9 +290,24 @@ func (cs *clientStream) recv(m any) error {
 }
 
 // end releases the stream's context watch and fills call options.
-func (cs *clientStream) end() {
+func (cs *clientStream) end(err error) {
 	cs.endOnce.Do(func() {
 		cs.stop()
 		fillCallInfo(cs.stream(), &cs.ci)
 	})
+	cs.finish(err)
 }
+
+// finish tells the picker the call has ended, once.
+func (cs *clientStream) finish(err error) {
+	cs.finishOnce.Do(func() {
+		cs.mu.Lock()
+		done := cs.done
+		cs.mu.Unlock()
+		done(err)
+	})
+}
+
+// errNotProcessed is what a picker hears of a stream the server never
+// processed, which the call then retried on another connection.
+var errNotProcessed = status.Error(codes.Unavailable, "grpc: the server did not process the stream; retried on another connection")

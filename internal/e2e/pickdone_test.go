@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/h2rpc/h2rpc/balancer"
+	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/connectivity"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// doneLog records what a picker's Done hears.
+type doneLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *doneLog) add(d balancer.DoneInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, d.Err)
+}
+
+func (l *doneLog) take() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	errs := l.errs
+	l.errs = nil
+	return errs
+}
+
+// doneBalancer uses one SubConn for the first address and gives every
+// pick a Done that logs.
+type doneBalancer struct {
+	cc  balancer.ClientConn
+	log *doneLog
+	sc  balancer.SubConn
+}
+
+type doneBuilder struct{ log *doneLog }
+
+func (b doneBuilder) Build(cc balancer.ClientConn, _ balancer.BuildOptions) balancer.Balancer {
+	return &doneBalancer{cc: cc, log: b.log}
+}
+
+func (doneBuilder) Name() string { return "e2e_pick_done" }
+
+func (b *doneBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
+	if b.sc != nil {
+		return nil
+	}
+	sc, err := b.cc.NewSubConn(s.ResolverState.Addresses[:1], balancer.NewSubConnOptions{StateListener: func(st balancer.SubConnState) {
+		if st.State != connectivity.Ready {
+			return
+		}
+		b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.Ready, Picker: balancer.PickerFunc(func(balancer.PickInfo) (balancer.PickResult, error) {
+			return balancer.PickResult{SubConn: b.sc, Done: b.log.add}, nil
+		})})
+	}})
+	if err != nil {
+		return err
+	}
+	b.sc = sc
+	b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.Connecting, Picker: balancer.NewErrPicker(balancer.ErrNoSubConnAvailable)})
+	sc.Connect()
+	return nil
+}
+
+func (b *doneBalancer) ResolverError(error) {}
+func (b *doneBalancer) Close()              {}
+
+// TestPickDoneWhenTheCallEnds: a picker's Done hears of a call once, when
+// it ends, with its error: not when the stream starts.
+func TestPickDoneWhenTheCallEnds(t *testing.T) {
+	log := new(doneLog)
+	balancer.Register(doneBuilder{log})
+	t.Cleanup(func() { balancer.Unregister(doneBuilder{}.Name()) })
+	cc, err := client.New(startServer(t), client.WithInsecure(), client.WithBalancer(doneBuilder{}.Name()))
+	require.NoError(t, err)
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("a"), new(wrapperspb.StringValue)))
+	assert.Equal(t, []error{nil}, log.take(), "a unary call that succeeded")
+
+	err = cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("fail:no"), new(wrapperspb.StringValue))
+	errs := log.take()
+	require.Len(t, errs, 1, "a unary call that failed")
+	assert.Equal(t, codes.InvalidArgument, status.Code(errs[0]))
+	assert.Equal(t, err, errs[0])
+
+	st, err := cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	require.NoError(t, err)
+	require.NoError(t, st.SendMsg(wrapperspb.String("x")))
+	require.NoError(t, st.RecvMsg(new(wrapperspb.StringValue)))
+	assert.Empty(t, log.take(), "a stream still open")
+	require.NoError(t, st.CloseSend())
+	assert.Equal(t, io.EOF, st.RecvMsg(new(wrapperspb.StringValue)))
+	assert.Equal(t, []error{nil}, log.take(), "a stream that ended well")
+
+	sctx, scancel := context.WithCancel(ctx)
+	st, err = cc.NewStream(sctx, &client.StreamDesc{ServerStreams: true, ClientStreams: true}, "/test.Echo/Bidi")
+	require.NoError(t, err)
+	require.NoError(t, st.SendMsg(wrapperspb.String("x")))
+	require.NoError(t, st.RecvMsg(new(wrapperspb.StringValue)))
+	scancel() // and the application reads no more
+	require.Eventually(t, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.errs) > 0
+	}, 5*time.Second, time.Millisecond)
+	errs = log.take()
+	require.Len(t, errs, 1, "a stream cancelled")
+	assert.Equal(t, codes.Canceled, status.Code(errs[0]))
+	assert.Equal(t, codes.Canceled, status.Code(st.RecvMsg(new(wrapperspb.StringValue))))
+	assert.Empty(t, log.take(), "Done is called once")
+}
