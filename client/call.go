@@ -111,7 +111,9 @@ func (cc *ClientConn) addPerRPCMetadata(ctx context.Context, method string, ci *
 	if i := strings.LastIndexByte(method, '/'); i > 0 {
 		svc = method[:i]
 	}
-	uri := "https://" + cc.authority + svc
+	// The audience leaves out the default port, as grpc-go's does: tokens
+	// minted for it (self-signed JWTs) must name what the server expects.
+	uri := "https://" + strings.TrimSuffix(cc.authority, ":443") + svc
 	// A full slice expression so that appending never writes into the
 	// context's own slice.
 	h.AddedMD = h.AddedMD[:len(h.AddedMD):len(h.AddedMD)]

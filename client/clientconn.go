@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/h2rpc/h2rpc/balancer"
@@ -88,6 +89,11 @@ func New(target string, opts ...DialOption) (*ClientConn, error) {
 			cc.authority = sn
 		} else {
 			cc.authority = t.Endpoint
+			if strings.HasPrefix(cc.authority, ":") {
+				// ":port" means this host, as in grpc-go: the name
+				// to send and to verify is localhost.
+				cc.authority = "localhost" + cc.authority
+			}
 		}
 	}
 	cc.unaryInt = chainUnary(cc.opts.unaryInts)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -55,6 +56,17 @@ func TestPerRPCCredentials(t *testing.T) {
 	defer cc.Close()
 	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("x"), out))
 	assert.Equal(t, "https://"+addr+"/test.Echo", <-uris)
+
+	// The audience leaves out the default port, as grpc-go's does.
+	named, err := client.New("foo.example.com:443", client.WithInsecure(), client.WithPerRPCCredentials(tokenCreds{uris: uris}),
+		client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}))
+	require.NoError(t, err)
+	defer named.Close()
+	require.NoError(t, named.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("x"), out))
+	assert.Equal(t, "https://foo.example.com/test.Echo", <-uris)
 
 	err = plain.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("x"), out, client.PerRPCCredentials(tokenCreds{secure: true}))
 	assert.Equal(t, codes.Unauthenticated, status.Code(err), "secure-only credentials must not go over cleartext")
