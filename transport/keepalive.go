@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -42,11 +43,12 @@ type pinger struct {
 	timer         *time.Timer
 	waiting       bool  // a ping is out
 	pingSentAt    int64 // c.clock() when it was queued
+	stopped       bool  // the connection closed: fire must not re-arm
 }
 
-func (c *Conn) startPinger(p keepalive.ClientParameters) {
+func (c *Conn) startPinger(p keepalive.ClientParameters) *pinger {
 	if p.Time <= 0 {
-		return
+		return nil
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = defaultKeepaliveTimeout
@@ -57,14 +59,19 @@ func (c *Conn) startPinger(p keepalive.ClientParameters) {
 	kp.mu.Unlock()
 	c.OnClose(func(error) {
 		kp.mu.Lock()
+		kp.stopped = true
 		kp.timer.Stop()
 		kp.mu.Unlock()
 	})
+	return kp
 }
 
 func (kp *pinger) fire() {
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
+	if kp.stopped {
+		return // it fired as the connection closed
+	}
 	c := kp.c
 	now := c.clock()
 	lastRead := c.lastRead.Load()
@@ -101,19 +108,27 @@ func (c *Conn) streamCount() int {
 	return len(c.streams)
 }
 
+// noLimit: a MaxConnectionIdle or MaxConnectionAge this long or longer
+// (grpc-go's "infinity" is math.MaxInt64; this is about 146 years) means
+// no limit, and arms no timer.
+const noLimit = time.Duration(math.MaxInt64 / 2)
+
 // startAgeTimers arms MaxConnectionIdle and MaxConnectionAge.
 func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
 	var (
 		mu               sync.Mutex // orders timer creation before callbacks
 		idle, age, grace *time.Timer
+		stopped          bool // the connection closed: callbacks do nothing
 	)
 	mu.Lock()
-	defer mu.Unlock()
-	if d := p.MaxConnectionIdle; d > 0 {
+	if d := p.MaxConnectionIdle; d > 0 && d < noLimit {
 		c.idleSince.Store(c.clock())
 		idle = time.AfterFunc(d, func() {
 			mu.Lock()
 			defer mu.Unlock()
+			if stopped {
+				return
+			}
 			next := d
 			if since := c.idleSince.Load(); since != 0 {
 				quiet := time.Duration(c.clock() - since)
@@ -126,11 +141,17 @@ func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
 			idle.Reset(next)
 		})
 	}
-	if d := p.MaxConnectionAge; d > 0 {
+	if d := p.MaxConnectionAge; d > 0 && d < noLimit {
+		// ±10 %, so that connections made together do not all drain
+		// together. (Infinity, grpc-go's math.MaxInt64, is no limit: the
+		// jitter would overflow it.)
 		jitter := 1 + (rand.Float64()*0.2 - 0.1)
 		age = time.AfterFunc(time.Duration(float64(d)*jitter), func() {
 			mu.Lock()
 			defer mu.Unlock()
+			if stopped {
+				return
+			}
 			go c.DrainWith("max_age")
 			if g := p.MaxConnectionAgeGrace; g > 0 {
 				grace = time.AfterFunc(g, func() {
@@ -139,12 +160,16 @@ func (c *Conn) startAgeTimers(p keepalive.ServerParameters) {
 			}
 		})
 	}
+	mu.Unlock()
 	if idle == nil && age == nil {
 		return
 	}
+	// Not under mu: on a connection that has closed already, OnClose runs
+	// the hook at once, on this goroutine.
 	c.OnClose(func(error) {
 		mu.Lock()
 		defer mu.Unlock()
+		stopped = true
 		for _, t := range []*time.Timer{idle, age, grace} {
 			if t != nil {
 				t.Stop()

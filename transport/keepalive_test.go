@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"math"
 	"net"
 	"testing"
 	"testing/synctest"
@@ -176,5 +177,60 @@ func TestMaxConnectionAgeWithGrace(t *testing.T) {
 		assert.True(t, closed(sc), "not closed after the grace period")
 		_, err = s.RecvMsg()
 		assert.Error(t, err)
+	})
+}
+
+// TestAgeLimitsOfInfinity: grpc-go's "infinity" (math.MaxInt64) for
+// MaxConnectionAge and MaxConnectionIdle means no limit; the age's jitter
+// used to overflow it into a timer that fired at once.
+func TestAgeLimitsOfInfinity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Each connection draws its jitter once; half the draws overflowed.
+		for range 12 {
+			cc, sc := pipePair(t, ServerConfig{Keepalive: keepalive.ServerParameters{
+				MaxConnectionAge:  time.Duration(math.MaxInt64),
+				MaxConnectionIdle: time.Duration(math.MaxInt64),
+			}}, ClientConfig{})
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			assert.False(t, cc.Draining(), "GOAWAY on a connection without age limits")
+			closeBoth(cc, sc)
+		}
+	})
+}
+
+// TestAgeTimersOnAClosedConnection: a connection can close (its client
+// sent the preface and left) before its age timers are armed; arming them
+// then must not hang on its own lock, which OnClose's hook, run at once,
+// also takes.
+func TestAgeTimersOnAClosedConnection(t *testing.T) {
+	// Real time, not a synctest bubble: a goroutine stuck on a mutex does
+	// not let a bubble's clock move.
+	cc, sc := pipePair(t, ServerConfig{}, ClientConfig{})
+	closeBoth(cc, sc)
+	done := make(chan struct{})
+	go func() {
+		sc.startAgeTimers(keepalive.ServerParameters{MaxConnectionIdle: time.Minute, MaxConnectionAge: time.Hour})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("startAgeTimers hangs on a closed connection")
+	}
+}
+
+// TestPingerStopsWithItsConnection: a keepalive timer that fires as its
+// connection closes must not arm itself again.
+func TestPingerStopsWithItsConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cc, sc := pipePair(t, ServerConfig{}, ClientConfig{})
+		kp := cc.startPinger(keepalive.ClientParameters{Time: time.Minute})
+		closeBoth(cc, sc)
+		kp.fire() // as if the timer had fired just before the hook ran
+		kp.mu.Lock()
+		rearmed := kp.timer.Stop()
+		kp.mu.Unlock()
+		assert.False(t, rearmed, "the keepalive timer runs on after Close")
 	})
 }
