@@ -107,11 +107,18 @@ func (c *Conn) Assign(it *controlbuf.Item) bool {
 	}
 	id := c.nextID
 	if id > maxStreamID {
-		c.draining = true
+		c.drainLocked()
 		s.assignErr = errIDsExhausted
 		return false
 	}
 	c.nextID += 2
+	if c.nextID > maxStreamID {
+		// The last id: the connection closes once this stream and the
+		// others have ended (removeStream), as grpc-go's does, instead
+		// of waiting open for a call it can no longer take.
+		c.drainLocked()
+		s.lastID = true
+	}
 	if w := c.streamWindow.Load(); w != s.initWindow {
 		// The windows grew since the stream was made.
 		s.GrowWindow(int(w) - int(s.initWindow))
@@ -158,6 +165,10 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	}
 	s.Out.Owner = s
 	ok, err := c.q.PutAssigned(controlbuf.Item{Kind: controlbuf.KindStreamWrite, Stream: &s.Out, Write: w}, c)
+	if ok && s.lastID && c.onGoAway != nil {
+		// Out of stream ids: new calls must go to a new connection.
+		c.onGoAway(false)
+	}
 	if !ok {
 		c.mu.Lock()
 		c.releaseSlotLocked()
@@ -225,13 +236,28 @@ func (c *Conn) acquireSlot(ctx context.Context) error {
 			}
 			return nil
 		}
+		if c.drainWait == nil {
+			c.drainWait = make(chan struct{})
+		}
+		drain := c.drainWait
 		c.mu.Unlock()
 		select {
 		case <-c.slotFree:
+		case <-drain:
 		case <-c.ctx.Done():
 		case <-ctx.Done():
 			return &Error{St: status.FromContextError(ctx.Err())}
 		}
+	}
+}
+
+// drainLocked marks the connection draining (it takes no new streams)
+// and sends every caller waiting for a slot elsewhere. c.mu is held.
+func (c *Conn) drainLocked() {
+	c.draining = true
+	if c.drainWait != nil {
+		close(c.drainWait)
+		c.drainWait = nil
 	}
 }
 
@@ -260,7 +286,7 @@ func (c *Conn) goingAway() bool {
 // the ones it carries have ended.
 func (c *Conn) GracefulClose() {
 	c.mu.Lock()
-	c.draining = true
+	c.drainLocked()
 	closeNow := len(c.streams) == 0
 	c.mu.Unlock()
 	if closeNow {
@@ -396,7 +422,7 @@ func (c *Conn) clientGoAway(f *http2.GoAwayFrame) error {
 		c.mu.Unlock()
 		return c.connError(http2.ErrCodeProtocol, "GOAWAY raised the last stream id")
 	}
-	c.draining = true
+	c.drainLocked()
 	c.goAwayID = f.LastStreamID
 	var refused []*Stream
 	for id, s := range c.streams {

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/h2rpc/h2rpc/codes"
+	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
@@ -153,4 +156,64 @@ func TestClientResetsARequestCutShortByTheAnswer(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"RST_STREAM NO_ERROR", "PING ACK"}, got)
+}
+
+// TestSlotWaitersLeaveADrainingConnection: calls waiting for one of the
+// server's MAX_CONCURRENT_STREAMS slots go elsewhere (UNAVAILABLE,
+// unprocessed) as soon as the server says GOAWAY, though the stream that
+// holds the slot runs on.
+func TestSlotWaitersLeaveADrainingConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cc, sc := pipePair(t, ServerConfig{Config: Config{MaxConcurrentStreams: 1}, Handle: func(s *Stream) {
+			go func() {
+				<-s.Context().Done()
+				s.WriteStatus(status.New(codes.OK, ""), nil, nil)
+			}()
+		}}, ClientConfig{})
+		defer closeBoth(cc, sc)
+		held, err := cc.NewStream(context.Background(), &CallHdr{Method: "/a.B/C"})
+		require.NoError(t, err)
+		defer held.Cancel(status.New(codes.Canceled, ""))
+		synctest.Wait() // the server's SETTINGS (one stream) are in
+
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := cc.NewStream(context.Background(), &CallHdr{Method: "/a.B/C"})
+				errs <- err
+			}()
+		}
+		synctest.Wait()
+		require.Empty(t, errs, "no slot, so the calls wait")
+		sc.Drain()
+		synctest.Wait()
+		require.Len(t, errs, 2, "the waiters are still waiting on a draining connection")
+		for range 2 {
+			err := <-errs
+			assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+			assert.True(t, IsUnprocessed(err), "a call that never started may go elsewhere")
+		}
+	})
+}
+
+// TestLastStreamIDDrainsTheConnection: the stream that takes the last id
+// makes the connection drain, and it closes when its streams have ended,
+// rather than staying open for calls it can no longer take.
+func TestLastStreamIDDrainsTheConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gone := make(chan bool, 1)
+		cc, sc := pipePair(t, ServerConfig{}, ClientConfig{OnGoAway: func(bool) { gone <- true }})
+		defer closeBoth(cc, sc)
+		cc.mu.Lock()
+		cc.nextID = maxStreamID
+		cc.mu.Unlock()
+		s, err := cc.NewStream(context.Background(), &CallHdr{Method: "/a.B/C", EndStream: true})
+		require.NoError(t, err)
+		assert.True(t, cc.Draining(), "the last id was given out")
+		assert.Len(t, gone, 1, "the owner heard that the connection goes away")
+		_, err = s.RecvMsg()
+		assert.ErrorIs(t, err, io.EOF)
+		synctest.Wait()
+		assert.True(t, closed(cc), "the connection stays open with no stream and no ids left")
+	})
 }

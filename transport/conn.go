@@ -126,17 +126,21 @@ type Conn struct {
 
 	streamWindow atomic.Uint32 // inbound window of new streams
 
-	mu           sync.Mutex
-	streams      map[uint32]*Stream
-	closed       bool
-	closeErr     error
-	draining     bool   // GOAWAY sent or received: no new streams
-	goAwayID     uint32 // client: last stream id the server's GOAWAY allows
-	lastPeerID   uint32 // highest stream id the peer opened
-	nextID       uint32 // client: next stream id
-	maxStreams   uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
-	activeCount  uint32 // client: open streams; server: running handlers
-	slotFree     chan struct{}
+	mu          sync.Mutex
+	streams     map[uint32]*Stream
+	closed      bool
+	closeErr    error
+	draining    bool   // GOAWAY sent or received: no new streams
+	goAwayID    uint32 // client: last stream id the server's GOAWAY allows
+	lastPeerID  uint32 // highest stream id the peer opened
+	nextID      uint32 // client: next stream id
+	maxStreams  uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
+	activeCount uint32 // client: open streams; server: running handlers
+	slotFree    chan struct{}
+	// drainWait, made by the first caller that waits for a slot, is
+	// closed when the connection starts draining: every waiter must go
+	// elsewhere. Guarded by mu.
+	drainWait    chan struct{}
 	onClose      []func(error)
 	onDone       []func()
 	drainStarted bool
