@@ -356,6 +356,14 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 			s.reset(status.New(codes.Internal, "transport: response without :status"), true, http2.ErrCodeProtocol)
 			return nil
 		}
+		if httpStatus >= 100 && httpStatus < 200 {
+			// Informational (a proxy's 103 Early Hints, say): the
+			// response is still to come (RFC 9113 §8.1).
+			if end {
+				s.reset(status.New(codes.Internal, fmt.Sprintf("transport: informational response %d ends the stream", httpStatus)), true, http2.ErrCodeProtocol)
+			}
+			return nil
+		}
 		if httpStatus != 200 && sp.code == -1 {
 			st := status.New(status.CodeFromHTTPStatus(httpStatus),
 				fmt.Sprintf("unexpected HTTP status code received from server: %d (%s)", httpStatus, httpStatusText(httpStatus)))

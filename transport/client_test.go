@@ -217,3 +217,53 @@ func TestLastStreamIDDrainsTheConnection(t *testing.T) {
 		assert.True(t, closed(cc), "the connection stays open with no stream and no ids left")
 	})
 }
+
+// TestInformationalResponsesAreSkipped: 1xx headers before the response
+// (a proxy's 103 Early Hints) are not the response; one that ends the
+// stream is a broken response.
+func TestInformationalResponsesAreSkipped(t *testing.T) {
+	tests := []struct {
+		name  string
+		ends  bool // the 1xx HEADERS carry END_STREAM
+		code  codes.Code
+		nMsgs int
+	}{
+		{"103 then the response", false, codes.OK, 1},
+		{"103 that ends the stream", true, codes.Internal, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: tt.ends,
+					BlockFragment: headerBlock(":status", "103", "link", "</style.css>; rel=preload")})
+				if tt.ends {
+					return
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true,
+					BlockFragment: headerBlock(":status", "200", "content-type", "application/grpc")})
+				fr.WriteData(id, false, msg(10))
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+					BlockFragment: headerBlock("grpc-status", "0")})
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", EndStream: true})
+			require.NoError(t, err)
+			n := 0
+			for {
+				m, err := s.RecvMsg()
+				if err != nil {
+					if err != io.EOF {
+						assert.Equal(t, tt.code, status.Code(err), "%v", err)
+					} else {
+						assert.Equal(t, codes.OK, tt.code)
+					}
+					break
+				}
+				m.Release()
+				n++
+			}
+			assert.Equal(t, tt.nMsgs, n)
+		})
+	}
+}
