@@ -230,8 +230,12 @@ func (ac *addrConn) dial(addr resolver.Address, deadline time.Time) (*transport.
 	if o.dialer != nil {
 		raw, err = o.dialer(ctx, addr.Addr)
 	} else {
+		network := addr.Network
+		if network == "" {
+			network = "tcp"
+		}
 		var d net.Dialer
-		raw, err = d.DialContext(ctx, "tcp", addr.Addr)
+		raw, err = d.DialContext(ctx, network, addr.Addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("client: dialing %s: %w", addr.Addr, err)

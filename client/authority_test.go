@@ -23,6 +23,8 @@ func TestAuthorityFromTarget(t *testing.T) {
 		{"dns:///example.com:8080", nil, "example.com:8080"},
 		{"[::1]:50051", nil, "[::1]:50051"},
 		{":50051", []DialOption{WithAuthority("svc.internal")}, "svc.internal"},
+		{"unix:///tmp/s.sock", nil, "localhost"},
+		{"unix-abstract:name", nil, "localhost"},
 	}
 	for _, tt := range tests {
 		cc, err := New(tt.target, append([]DialOption{WithInsecure()}, tt.opts...)...)

@@ -16,6 +16,7 @@ import (
 	"github.com/h2rpc/h2rpc/resolver"
 	_ "github.com/h2rpc/h2rpc/resolver/dns"         // registers dns
 	_ "github.com/h2rpc/h2rpc/resolver/passthrough" // the default scheme
+	_ "github.com/h2rpc/h2rpc/resolver/unix"        // registers unix and unix-abstract
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/h2rpc/h2rpc/transport"
 )
@@ -87,6 +88,9 @@ func New(target string, opts ...DialOption) (*ClientConn, error) {
 	if cc.authority == "" {
 		if sn := cc.opts.creds.Info().ServerName; sn != "" {
 			cc.authority = sn
+		} else if t.Scheme == "unix" || t.Scheme == "unix-abstract" {
+			// A socket path is no host name; grpc-go sends localhost.
+			cc.authority = "localhost"
 		} else {
 			cc.authority = t.Endpoint
 			if strings.HasPrefix(cc.authority, ":") {

@@ -3,8 +3,12 @@ package resolver
 // Address is one server address produced by a resolver.
 type Address struct {
 	// Addr is the address to dial, in the form net.Dial accepts for
-	// "tcp" (host:port, with IPv6 hosts in brackets).
+	// Network: host:port (IPv6 hosts in brackets) for "tcp", a socket
+	// path for "unix" ("@name" for a Linux abstract socket).
 	Addr string
+	// Network is how Addr is dialled: "tcp" (also when empty) or "unix".
+	// A dialer set with WithContextDialer gets Addr alone.
+	Network string
 	// ServerName, if not empty, overrides the :authority the client sends
 	// and the name it verifies in the server's TLS certificate for this
 	// address. Empty means the client's default (derived from the target).

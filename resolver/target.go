@@ -36,7 +36,9 @@ func (t Target) String() string {
 //	dns:/foo.com:443             → {dns, "", "foo.com:443"}
 //
 // The endpoint is the URI path without its leading slash, or the opaque
-// part when there are no slashes. As for any URI, percent-escapes in the
+// part when there are no slashes. (The unix and unix-abstract schemes,
+// whose endpoints are socket paths, keep the slash: unix:///tmp/s.sock →
+// {unix, "", "/tmp/s.sock"}.) As for any URI, percent-escapes in the
 // path are decoded and a query ("?…") or fragment ("#…") is not part of the
 // endpoint. The scheme is lower-cased.
 //
@@ -59,17 +61,26 @@ func ParseTarget(target string) (Target, error) {
 	}
 	u, err := url.Parse(target)
 	if err == nil && u.Scheme != "" && Get(u.Scheme) != nil {
+		scheme := strings.ToLower(u.Scheme)
 		endpoint := u.Path
 		if endpoint == "" {
 			endpoint = u.Opaque
 		}
+		if !keepsSlash(scheme) {
+			endpoint = strings.TrimPrefix(endpoint, "/")
+		}
 		return Target{
-			Scheme:    strings.ToLower(u.Scheme),
+			Scheme:    scheme,
 			Authority: u.Host,
-			Endpoint:  strings.TrimPrefix(endpoint, "/"),
+			Endpoint:  endpoint,
 		}, nil
 	}
 	return Target{Scheme: DefaultScheme, Endpoint: target}, nil
 }
 
 func isASCIIControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// keepsSlash reports whether scheme's endpoints are file paths, whose
+// leading slash says they are absolute: "unix:///tmp/s.sock" is
+// /tmp/s.sock, "unix:s.sock" a path relative to the working directory.
+func keepsSlash(scheme string) bool { return scheme == "unix" || scheme == "unix-abstract" }
