@@ -413,7 +413,7 @@ func (s *Stream) finishClient(st *status.Status, trailer metadata.MD) {
 	}
 	state, _ := s.Transition(stream.EvRecvEnd)
 	s.conn.removeStream(s)
-	s.finishRecv(st, trailer)
+	s.finishRecv(st, trailer, true)
 	// Reset unless our side is closed on the wire: loopy forgets a stream
 	// we opened once its END_STREAM is out, and the cleanup drops what
 	// is still queued (the rest of a request the answer cut short).

@@ -498,7 +498,7 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 	c.removeStream(s)
 	s.release()
 	s.putWrite(w)
-	s.finishRecv(nil, nil)
+	s.finishRecv(nil, nil, false)
 	return nil
 }
 

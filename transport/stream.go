@@ -140,7 +140,7 @@ func (s *Stream) reset(st *status.Status, sendRST bool, code http2.ErrCode) {
 	}
 	s.Transition(stream.EvReset)
 	s.conn.removeStream(s)
-	s.finishRecv(st, nil)
+	s.finishRecv(st, nil, false)
 	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: sendRST, Code: code})
 	if s.reject != nil {
 		s.finishHandler()
@@ -159,16 +159,20 @@ func (s *Stream) connClosed(st *status.Status) {
 		// was draining (those it did not take, it named in its GOAWAY).
 		s.unprocessed.Store(true)
 	}
-	s.finishRecv(st, nil)
+	s.finishRecv(st, nil, false)
 }
 
 // finishRecv records the final status and trailers and wakes everyone who
-// waits on the stream.
-func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD) {
+// waits on the stream. Messages still queued are dropped if the stream
+// failed, unless fromPeer: a server's non-OK status comes after the
+// messages it sent, and the application gets them first, as in grpc-go.
+func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD, fromPeer bool) {
 	var err error = io.EOF
 	if st.Code() != codes.OK {
 		err = &Error{St: st, Unprocessed: s.unprocessed.Load()}
-		s.Drain()
+		if !fromPeer {
+			s.Drain()
+		}
 	}
 	// The assembler belongs to the reader goroutine: a partly received
 	// message is left to the garbage collector rather than pooled here.
