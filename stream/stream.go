@@ -243,7 +243,7 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 			if a.prefixN < 5 {
 				continue
 			}
-			if err := a.start(maxMsg); err != nil {
+			if err := a.start(maxMsg, n); err != nil {
 				a.failed = true
 				if rerr := r.Discard(n); rerr != nil {
 					return nil, rerr
@@ -264,6 +264,9 @@ func (s *Stream) ReadData(r PayloadReader, n int, maxMsg int) (streamErr, ioErr 
 			continue
 		}
 		k := min(a.need-a.got, n)
+		if a.got+k > len(*a.buf) {
+			a.grow(a.got + k)
+		}
 		if err := r.ReadFull((*a.buf)[a.got : a.got+k]); err != nil {
 			return nil, err
 		}
@@ -345,7 +348,20 @@ type assembler struct {
 	credited   int // bytes of this message credited early (creditEarly)
 }
 
-func (a *assembler) start(maxMsg int) error {
+// firstChunk and growBy size a message's buffer: it starts at growBy
+// times what the frame that carried the prefix still holds (at least
+// firstChunk), and grows by the same factor as more arrives, up to the
+// size the prefix claims. A peer must send data to make us hold memory:
+// five bytes claiming 4 MiB get 32 KiB. A message whose first frame holds
+// an eighth of it or more (a peer sending large frames) gets its whole
+// buffer at once and is never copied; one sent in 16 KiB frames is copied
+// once, 128 KiB of it for 1 MiB.
+const (
+	firstChunk = 4 << 10
+	growBy     = 8
+)
+
+func (a *assembler) start(maxMsg, inFrame int) error {
 	flag := a.prefix[0]
 	if flag > 1 {
 		return status.Errorf(codes.Internal, "grpc: invalid message prefix flag %d", flag)
@@ -357,8 +373,18 @@ func (a *assembler) start(maxMsg int) error {
 	a.compressed = flag == 1
 	a.need = int(size)
 	a.got = 0
-	a.buf = bufpool.Get(a.need)
+	a.buf = bufpool.Get(min(a.need, growBy*max(inFrame, firstChunk)))
 	return nil
+}
+
+// grow makes room for at least n bytes of the message, keeping what has
+// arrived.
+func (a *assembler) grow(n int) {
+	size := min(a.need, max(n, growBy*len(*a.buf)))
+	b := bufpool.Get(size)
+	copy(*b, (*a.buf)[:a.got])
+	bufpool.Put(a.buf)
+	a.buf = b
 }
 
 func (a *assembler) finish() Message {
