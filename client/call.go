@@ -184,6 +184,10 @@ func doneFunc(pickDone func(balancer.DoneInfo)) func(error) {
 }
 
 func invoke(ctx context.Context, method string, req, reply any, cc *ClientConn, opts ...CallOption) error {
+	if err := ctx.Err(); err != nil {
+		// Over before it began: nothing goes to the server.
+		return status.FromContextError(err).Err()
+	}
 	ci, c, comp, err := cc.callInfo(opts)
 	if err != nil {
 		return err

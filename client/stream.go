@@ -134,22 +134,26 @@ func (cs *clientStream) commit() {
 }
 
 // remember keeps a copy of a framed message for a possible replay.
-func (cs *clientStream) remember(framed []byte, last bool) {
+// It returns the stream to send the message on, taken under the same lock:
+// a retry that replays the message (it is in the replay now) and one that
+// came before must not both see it sent.
+func (cs *clientStream) remember(framed []byte, last bool) *transport.Stream {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if last {
 		cs.closedSend = true
 	}
 	if cs.committed {
-		return
+		return cs.s
 	}
 	if cs.replayBytes+len(framed) > maxReplay {
 		cs.committed = true // too much to keep: no retry
 		cs.replay = nil
-		return
+		return cs.s
 	}
 	cs.replayBytes += len(framed)
 	cs.replay = append(cs.replay, append([]byte(nil), framed...))
+	return cs.s
 }
 
 // retry starts the call again on another connection if old ended without
@@ -220,14 +224,17 @@ func (cs *clientStream) SendMsg(m any) error {
 	}
 	buf, framed, err := envelope.Encode(cs.codec, cs.comp, m, cs.ci.maxSend)
 	if err != nil {
+		// The call cannot go on (the server would wait for this message
+		// for good): end it with this error, as grpc-go does.
+		cs.stream().Cancel(status.Convert(err))
+		cs.end(err)
 		return err
 	}
 	last := !cs.desc.ClientStreams
 	if last {
 		cs.sentLast = true
 	}
-	cs.remember(framed, last)
-	s := cs.stream()
+	s := cs.remember(framed, last)
 	if err := s.SendMsg(framed, buf, last); err != nil {
 		if transport.IsStreamEnded(err) {
 			if cs.retry(s) {
@@ -248,6 +255,7 @@ func (cs *clientStream) RecvMsg(m any) error {
 		if err == nil {
 			cs.stream().Cancel(status.New(codes.Internal, "grpc: more than one response message"))
 			err = status.Error(codes.Internal, "grpc: the server sent more than one response message for a client-streaming call")
+			cs.end(err)
 		} else if errors.Is(err, io.EOF) {
 			err = nil
 		}
@@ -284,6 +292,7 @@ func (cs *clientStream) recv(m any) error {
 	enc := s.RecvCompress()
 	if err := envelope.Decode(cs.codec, compress.Get(enc), enc, msg.Data, msg.Compressed, cs.ci.maxRecv, m); err != nil {
 		s.Cancel(status.Convert(err))
+		cs.end(err)
 		return err
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/h2rpc/h2rpc/client"
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/connectivity"
+	"github.com/h2rpc/h2rpc/server"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,4 +125,57 @@ func TestPickDoneWhenTheCallEnds(t *testing.T) {
 	assert.Equal(t, codes.Canceled, status.Code(errs[0]))
 	assert.Equal(t, codes.Canceled, status.Code(st.RecvMsg(new(wrapperspb.StringValue))))
 	assert.Empty(t, log.take(), "Done is called once")
+}
+
+// TestCallsThatFailOnTheClientEnd: errors the client finds itself end the
+// call as the server's would: a message over the send limit cancels the
+// stream (the server's slot is freed, RecvMsg reports the error, the
+// picker hears of it), so does a response over the receive limit, and a
+// call whose context has already ended sends nothing at all.
+func TestCallsThatFailOnTheClientEnd(t *testing.T) {
+	log := new(doneLog)
+	balancer.Register(doneBuilder{log})
+	t.Cleanup(func() { balancer.Unregister(doneBuilder{}.Name()) })
+	var handled atomic.Int32
+	count := func(ctx context.Context, req any, _ *server.UnaryInfo, h server.UnaryHandler) (any, error) {
+		handled.Add(1)
+		return h(ctx, req)
+	}
+	addr := startServer(t, server.MaxConcurrentStreams(1), server.ChainUnaryInterceptor(count))
+	cc, err := client.New(addr, client.WithInsecure(), client.WithBalancer(doneBuilder{}.Name()))
+	require.NoError(t, err)
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bidi := &client.StreamDesc{ServerStreams: true, ClientStreams: true}
+
+	st, err := cc.NewStream(ctx, bidi, "/test.Echo/Bidi", client.MaxSendMsgSize(10))
+	require.NoError(t, err)
+	err = st.SendMsg(wrapperspb.String("more than ten bytes"))
+	assert.Equal(t, codes.ResourceExhausted, status.Code(err))
+	assert.Equal(t, codes.ResourceExhausted, status.Code(st.RecvMsg(new(wrapperspb.StringValue))), "RecvMsg after a failed SendMsg")
+	errs := log.take()
+	require.Len(t, errs, 1, "picker Done after a failed SendMsg")
+	assert.Equal(t, codes.ResourceExhausted, status.Code(errs[0]))
+	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("slot"), new(wrapperspb.StringValue)),
+		"the server's only stream slot is free again")
+	log.take()
+
+	st, err = cc.NewStream(ctx, bidi, "/test.Echo/Bidi", client.MaxRecvMsgSize(10))
+	require.NoError(t, err)
+	require.NoError(t, st.SendMsg(wrapperspb.String("more than ten bytes")))
+	assert.Equal(t, codes.ResourceExhausted, status.Code(st.RecvMsg(new(wrapperspb.StringValue))))
+	errs = log.take()
+	require.Len(t, errs, 1, "picker Done after a response over the limit")
+	assert.Equal(t, codes.ResourceExhausted, status.Code(errs[0]))
+
+	before := handled.Load()
+	done, stop := context.WithCancel(ctx)
+	stop()
+	for range 20 {
+		err := cc.Invoke(done, "/test.Echo/Unary", wrapperspb.String("late"), new(wrapperspb.StringValue))
+		assert.Equal(t, codes.Canceled, status.Code(err))
+	}
+	require.NoError(t, cc.Invoke(ctx, "/test.Echo/Unary", wrapperspb.String("after"), new(wrapperspb.StringValue)))
+	assert.Equal(t, before+1, handled.Load(), "a call cancelled before it began reached the handler")
 }
