@@ -348,17 +348,19 @@ type assembler struct {
 	credited   int // bytes of this message credited early (creditEarly)
 }
 
-// firstChunk and growBy size a message's buffer: it starts at growBy
-// times what the frame that carried the prefix still holds (at least
-// firstChunk), and grows by the same factor as more arrives, up to the
+// firstChunk, growBy and growAgain size a message's buffer. It starts at
+// growBy times what the frame that carried the prefix still holds (at
+// least firstChunk) and grows growAgain-fold when more arrives, up to the
 // size the prefix claims. A peer must send data to make us hold memory:
-// five bytes claiming 4 MiB get 32 KiB. A message whose first frame holds
-// an eighth of it or more (a peer sending large frames) gets its whole
-// buffer at once and is never copied; one sent in 16 KiB frames is copied
-// once, 128 KiB of it for 1 MiB.
+// five bytes claiming 4 MiB get 32 KiB, and every later buffer is at most
+// 32 times what has come. A message whose first frame holds an eighth of
+// it (a peer sending large frames) gets its whole buffer at once and is
+// never copied; one of 1 MiB in 16 KiB frames is copied once, 128 KiB of
+// it, and one of 64 MiB in 256 KiB frames once, 2 MiB of it.
 const (
 	firstChunk = 4 << 10
 	growBy     = 8
+	growAgain  = 32
 )
 
 func (a *assembler) start(maxMsg, inFrame int) error {
@@ -378,9 +380,11 @@ func (a *assembler) start(maxMsg, inFrame int) error {
 }
 
 // grow makes room for at least n bytes of the message, keeping what has
-// arrived.
+// arrived: thirtyfold, so that a large message is copied once or twice,
+// early, and leaves little behind (a peer still has to send a
+// thirty-second of what it makes us hold).
 func (a *assembler) grow(n int) {
-	size := min(a.need, max(n, growBy*len(*a.buf)))
+	size := min(a.need, max(n, growAgain*len(*a.buf)))
 	b := bufpool.Get(size)
 	copy(*b, (*a.buf)[:a.got])
 	bufpool.Put(a.buf)
