@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -18,16 +19,28 @@ const (
 	abuseRate  = 500 // per second
 )
 
-// abuseBudget is the reader goroutine's token bucket.
+// abuseBudget is the connection's token bucket. The reader spends from
+// it, and loopy for a stream window the peer overflowed.
 type abuseBudget struct {
+	mu     sync.Mutex
 	tokens float64
 	last   time.Time
 }
 
-// abuse spends one token; it returns a connection error (GOAWAY queued)
-// once the budget is gone.
+// abuse spends one token; it returns a connection error (GOAWAY and close
+// queued) once the budget is gone. The reader calls it.
 func (c *Conn) abuse(reason string) error {
+	if c.spend() {
+		return c.connError(http2.ErrCodeEnhanceYourCalm, reason)
+	}
+	return nil
+}
+
+// spend takes one token and reports whether the budget is gone.
+func (c *Conn) spend() bool {
 	b := &c.abuseB
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	now := time.Now()
 	if b.last.IsZero() {
 		b.tokens = abuseBurst
@@ -36,8 +49,5 @@ func (c *Conn) abuse(reason string) error {
 	}
 	b.last = now
 	b.tokens--
-	if b.tokens < 0 {
-		return c.connError(http2.ErrCodeEnhanceYourCalm, reason)
-	}
-	return nil
+	return b.tokens < 0
 }

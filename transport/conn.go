@@ -137,6 +137,9 @@ type Conn struct {
 	maxStreams  uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
 	activeCount uint32 // client: open streams; server: running handlers
 	slotFree    chan struct{}
+	// stopReading, once set, is why loopy found the peer over its abuse
+	// budget: the reader ends the connection with ENHANCE_YOUR_CALM.
+	stopReading atomic.Pointer[string]
 	// drainWait, made by the first caller that waits for a slot, is
 	// closed when the connection starts draining: every waiter must go
 	// elsewhere. Guarded by mu.
@@ -408,6 +411,14 @@ func (c *Conn) StreamFlowError(id uint32) {
 	c.noteReset(id)
 	if s := c.stream(id); s != nil {
 		s.reset(status.New(codes.Internal, "transport: stream send window overflow"), false, http2.ErrCodeFlowControl)
+	}
+	if !c.client {
+		// A reset the client provoked (MadeYouReset). Past the budget
+		// the reader ends the connection, as for the resets it finds.
+		if c.spend() {
+			reason := "too_many_resets"
+			c.stopReading.Store(&reason)
+		}
 	}
 }
 

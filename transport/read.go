@@ -39,6 +39,9 @@ func (c *Conn) readLoop() (err error) {
 		if err := c.q.Throttle(); err != nil {
 			return err
 		}
+		if reason := c.stopReading.Load(); reason != nil {
+			return c.connError(http2.ErrCodeEnhanceYourCalm, *reason)
+		}
 		if c.r.Buffered() == 0 {
 			// What arrived together has been handled: answer it.
 			if len(c.pendingReplies) > 0 {
@@ -272,8 +275,8 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			return err
 		}
 		c.windowUpdate(s, s.Consumed(length))
-		if fh.Flags.Has(http2.FlagDataEndStream) {
-			s.recvEnd()
+		if fh.Flags.Has(http2.FlagDataEndStream) && s.recvEnd() {
+			return c.abuse("too_many_resets")
 		}
 		return nil
 	}
@@ -315,7 +318,11 @@ func (c *Conn) handleData(fh http2.FrameHeader) error {
 			s.Transition(stream.EvRecvEnd)
 		}
 	} else if fh.Flags.Has(http2.FlagDataEndStream) {
-		s.recvEnd()
+		if s.recvEnd() && !c.client {
+			if err := c.abuse("too_many_resets"); err != nil {
+				return err
+			}
+		}
 	}
 	if s.startFn != nil && s.Ready() {
 		c.startHeld(s)

@@ -107,11 +107,15 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	c.mu.Lock()
 	if s := c.streams[id]; s != nil {
 		c.mu.Unlock()
+		// A reset the client's frames provoke costs a token, as the
+		// resets it sends do (MadeYouReset, CVE-2025-8671).
 		if !f.EndStream {
 			s.reset(status.New(codes.Internal, "transport: trailers without END_STREAM"), true, http2.ErrCodeProtocol)
-			return nil
+			return c.abuse("too_many_resets")
 		}
-		s.recvEnd()
+		if s.recvEnd() {
+			return c.abuse("too_many_resets")
+		}
 		return nil
 	}
 	if id <= c.lastPeerID {

@@ -209,30 +209,32 @@ func (s *Stream) finishRecv(st *status.Status, trailer metadata.MD, fromPeer boo
 
 var errStreamFinished = status.Error(codes.Internal, "transport: the stream is done")
 
-// recvEnd handles END_STREAM on a DATA frame.
-func (s *Stream) recvEnd() {
+// recvEnd handles END_STREAM on a DATA frame (or a client's trailers). It
+// reports whether the peer's frame was at fault and the stream reset.
+func (s *Stream) recvEnd() (reset bool) {
 	if s.conn.client {
 		// gRPC responses end with trailers, never with DATA.
 		s.reset(status.New(codes.Internal, "transport: server closed the stream without sending trailers"), true, http2.ErrCodeProtocol)
-		return
+		return true
 	}
 	if s.contentLength >= 0 && s.dataSeen != s.contentLength {
 		s.reset(status.New(codes.Internal, "transport: body length differs from content-length"), true, http2.ErrCodeProtocol)
-		return
+		return true
 	}
 	if s.PartialMessage() {
 		s.reset(status.New(codes.Internal, "transport: stream ended in the middle of a message"), true, http2.ErrCodeProtocol)
-		return
+		return true
 	}
 	if s.reject != nil && s.State() == stream.HalfClosedLocal {
 		s.finishRejected()
-		return
+		return false
 	}
 	if _, ok := s.Transition(stream.EvRecvEnd); !ok {
 		s.reset(status.New(codes.Internal, "transport: END_STREAM twice"), true, http2.ErrCodeStreamClosed)
-		return
+		return true
 	}
 	s.CloseRecv(io.EOF)
+	return false
 }
 
 // putWrite hands w to loopy, or releases it if the connection is closed.

@@ -80,14 +80,26 @@ func floodBounded(t *testing.T, name string, attack func(p *peer, id uint32)) {
 
 	start := time.Now()
 	sent := floodStreamsWith(p, floodStreams, attack)
-	require.True(t, p.sync(10*time.Second), "the server did not get through the flood")
+	synced := p.sync(10 * time.Second)
+	// A flood that costs tokens may end in GOAWAY(ENHANCE_YOUR_CALM)
+	// first (or, for trailers on a stream refused for want of a slot, in
+	// GOAWAY(STREAM_CLOSED), as x/net and grpc-go do); what matters here
+	// is what the server held meanwhile.
+	wait := time.Duration(0)
+	if !synced {
+		wait = 3 * time.Second
+	}
+	_, calm := p.await(wait, isGoAway)
+	require.True(t, synced || calm, "the server neither got through the flood nor ended it; %d streams sent, server sent %v", sent, p.summary())
 	took := time.Since(start)
 	during := measure()
 	waitIdle(t, &tgt.svc.hold)
 	t.Logf("%s: %d streams in %v; %d handlers started, at most %d at once; server sent %v",
 		name, sent, took.Round(time.Millisecond), tgt.svc.hold.total.Load(), tgt.svc.hold.peak.Load(), p.summary())
 
-	assert.Equal(t, floodStreams, sent, "the server closed the connection")
+	if !calm {
+		assert.Equal(t, floodStreams, sent, "the server closed the connection")
+	}
 	assert.Positive(t, tgt.svc.hold.total.Load(), "no handler ran: the attack did not reach the server")
 	assert.LessOrEqual(t, tgt.svc.hold.peak.Load(), int64(maxStreams), "more handlers ran at once than MaxConcurrentStreams")
 	checkUsage(t, "during the flood", base, during, heapSlack, goroutineSlack)
@@ -130,6 +142,10 @@ type provocation struct {
 	name   string
 	code   http2.ErrCode // the RST_STREAM code the server must answer with
 	script func(p *peer, id uint32)
+	// refused: the stream is never accepted (its headers are refused),
+	// so no handler runs and answering it costs the peer no token; the
+	// answers are throttled like any others.
+	refused bool
 }
 
 var provocations = []provocation{{
@@ -160,6 +176,21 @@ var provocations = []provocation{{
 	code: http2.ErrCodeProtocol,
 	script: func(p *peer, id uint32) {
 		p.headers(id, false, request(holdPath, hpack.HeaderField{Name: "X-Bad", Value: "1"}))
+	},
+	refused: true,
+}, {
+	name: "trailers without END_STREAM",
+	code: http2.ErrCodeProtocol,
+	script: func(p *peer, id uint32) {
+		p.headers(id, false, request(holdPath))
+		p.headers(id, false, []hpack.HeaderField{{Name: "x-trailer", Value: "1"}})
+	},
+}, {
+	name: "END_STREAM in the middle of a message",
+	code: http2.ErrCodeProtocol,
+	script: func(p *peer, id uint32) {
+		p.headers(id, false, request(holdPath))
+		p.wfr.WriteData(id, true, grpcMsgString("abcdef")[:4])
 	},
 }, {
 	name: "body longer than content-length",
@@ -214,9 +245,16 @@ func TestMadeYouResetBounded(t *testing.T) {
 }
 
 // TestMadeYouResetGoAway: a connection that keeps making the server reset
-// streams is ended with GOAWAY(ENHANCE_YOUR_CALM).
+// streams, by any one of the provocations or all of them in turn, is
+// ended with GOAWAY(ENHANCE_YOUR_CALM).
 func TestMadeYouResetGoAway(t *testing.T) {
 	floodGoAway(t, "MadeYouReset", madeYouReset())
+	for _, pv := range provocations {
+		if pv.refused {
+			continue
+		}
+		t.Run(pv.name, func(t *testing.T) { floodGoAway(t, pv.name, pv.script) })
+	}
 }
 
 // TestRefusedStreamFramesIgnored: frames the peer sent on a stream before
