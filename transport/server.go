@@ -56,7 +56,7 @@ var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
 func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	c := newConn(nc, cfg.Config, false)
 	c.server = &serverState{handle: cfg.Handle}
-	c.r.SetOnWait(c.startPending)
+	c.r.SetOnWait(c.onReaderWait)
 	if cfg.ConnContext != nil {
 		c.ctx = cfg.ConnContext(c.ctx)
 	}
@@ -176,7 +176,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		case "grpc-timeout":
 			d, err := wire.DecodeTimeout(hf.Value)
 			if err != nil && reject == nil {
-				reject = &rejection{400, codes.Internal, "malformed grpc-timeout: " + err.Error()}
+				reject = &rejection{400, codes.Internal, "malformed grpc-timeout: " + err.Error(), false}
 			}
 			timeout, hasTimeout = d, true
 		case "grpc-encoding":
@@ -191,7 +191,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 				continue
 			}
 			if !addMD(&md, hf.Name, hf.Value) && reject == nil {
-				reject = &rejection{400, codes.Internal, "malformed binary header " + hf.Name}
+				reject = &rejection{400, codes.Internal, "malformed binary header " + hf.Name, false}
 			}
 		}
 	}
@@ -200,18 +200,20 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	if method == "" || scheme == "" || !hasPath || s.method == "" {
 		return c.refuseMalformed(s, "request without :method, :scheme or :path")
 	}
+	sub, grpcRequest := parseContentType(contentType)
 	switch {
 	case reject != nil:
 	case f.Truncated:
-		reject = &rejection{431, codes.ResourceExhausted, "header list too large"}
+		reject = &rejection{431, codes.ResourceExhausted, "header list too large", false}
 	case method != "POST":
-		reject = &rejection{405, codes.Internal, "method " + method + " not allowed: this is a gRPC server"}
+		reject = &rejection{405, codes.Internal, "method " + method + " not allowed: this is a gRPC server", false}
+	case !grpcRequest:
+		reject = &rejection{415, codes.InvalidArgument, "invalid gRPC request content-type " + strconv.Quote(contentType), false}
 	default:
-		sub, ok := parseContentType(contentType)
-		if !ok {
-			reject = &rejection{415, codes.Internal, "invalid gRPC request content-type " + strconv.Quote(contentType)}
-		}
 		s.contentSubtype = sub
+	}
+	if reject != nil {
+		reject.grpc = grpcRequest
 	}
 	s.md = md
 	s.reject = reject
@@ -262,6 +264,7 @@ type rejection struct {
 	httpStatus int
 	code       codes.Code
 	msg        string
+	grpc       bool // the request says it is gRPC: answer as gRPC does
 }
 
 // flushReplies answers the rejected requests queued by serverHeaders.
@@ -284,15 +287,23 @@ func (s *Stream) sendRejection() {
 	}
 	r := s.reject
 	w := controlbuf.NewWrite()
+	contentType := "text/plain; charset=utf-8"
+	if r.grpc {
+		// gRPC clients read grpc-status only from a gRPC response (as
+		// grpc-go answers these): no body then.
+		contentType = "application/grpc"
+	}
 	fields := []hpack.HeaderField{
 		{Name: ":status", Value: strconv.Itoa(r.httpStatus)},
-		{Name: "content-type", Value: "text/plain; charset=utf-8"},
+		{Name: "content-type", Value: contentType},
 	}
 	if r.httpStatus == 405 {
 		fields = append(fields, hpack.HeaderField{Name: "allow", Value: "POST"})
 	}
 	w.Headers = statusFields(fields, status.New(r.code, r.msg))
-	w.Data = []byte("h2rpc: " + r.msg + "\n")
+	if !r.grpc {
+		w.Data = []byte("h2rpc: " + r.msg + "\n")
+	}
 	w.EndStream = true
 	if state, _ := s.Transition(stream.EvSendEnd); state != stream.Closed {
 		// The client is still sending: the stream stays, half-closed,
@@ -589,6 +600,17 @@ func (s *Stream) StartOnMessage(start func(*Stream)) {
 }
 
 // startPending starts every handler held back by StartOnMessage.
+// onReaderWait runs when the reader has handled all it has and waits
+// for the socket, even in the middle of a large frame: held handlers
+// start, and rejected requests get their answers, then rather than
+// after a long upload on another stream.
+func (c *Conn) onReaderWait() {
+	if len(c.pendingReplies) > 0 {
+		c.flushReplies()
+	}
+	c.startPending()
+}
+
 func (c *Conn) startPending() {
 	if c.server == nil || len(c.server.pendingStarts) == 0 {
 		return
