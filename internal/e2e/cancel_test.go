@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -47,13 +46,8 @@ func TestCancelAfterTheHandlerReturnedFreesTheSlot(t *testing.T) {
 			},
 		}},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := server.New(server.MaxConcurrentStreams(1), server.StaticWindow(true))
-	s.RegisterService(&desc, nil)
-	go s.Serve(lis)
-	defer s.Stop()
-	cc, err := client.New(lis.Addr().String(), client.WithInsecure(), client.WithStaticWindow(true))
+	s, addr := serveDesc(t, &desc, nil, server.MaxConcurrentStreams(1), server.StaticWindow(true))
+	cc, err := client.New(addr, client.WithInsecure(), client.WithStaticWindow(true))
 	require.NoError(t, err)
 	defer cc.Close()
 

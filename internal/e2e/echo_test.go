@@ -101,13 +101,21 @@ var echoDesc = server.ServiceDesc{
 
 func startServer(t testing.TB, opts ...server.Option) string {
 	t.Helper()
+	_, addr := serveDesc(t, &echoDesc, echoService{}, opts...)
+	return addr
+}
+
+// serveDesc serves desc (implemented by impl) on a loopback port until
+// the test ends.
+func serveDesc(t testing.TB, desc *server.ServiceDesc, impl any, opts ...server.Option) (*server.Server, string) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := server.New(opts...)
-	s.RegisterService(&echoDesc, echoService{})
+	s.RegisterService(desc, impl)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
-	return lis.Addr().String()
+	return s, lis.Addr().String()
 }
 
 func dial(t *testing.T, addr string) *client.ClientConn {

@@ -126,13 +126,7 @@ func onceServer(t *testing.T, runs *atomic.Int32, started chan<- struct{}) (*ser
 			return in, nil
 		}}},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := server.New()
-	s.RegisterService(&desc, struct{}{})
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return s, lis.Addr().String()
+	return serveDesc(t, &desc, struct{}{})
 }
 
 // TestProcessedCallIsNotReplayed: a call the server took (its stream is

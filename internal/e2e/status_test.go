@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -36,13 +35,8 @@ func TestMessagesBeforeAnErrorStatusAreDelivered(t *testing.T) {
 			return status.Error(codes.Aborted, "after five")
 		}}},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := server.New()
-	s.RegisterService(&desc, struct{}{})
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	cc := dial(t, lis.Addr().String())
+	_, addr := serveDesc(t, &desc, struct{}{})
+	cc := dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
