@@ -273,16 +273,14 @@ func (cs *clientStream) recv(m any) error {
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			cs.end(nil)
-		} else {
-			cs.end(toStatusErr(err))
-		}
-		if errors.Is(err, io.EOF) {
 			if m != nil && !cs.desc.ServerStreams {
 				return status.Error(codes.Internal, "grpc: the server sent no response message")
 			}
 			return io.EOF
 		}
-		return toStatusErr(err)
+		err = toStatusErr(err)
+		cs.end(err)
+		return err
 	}
 	cs.commit()
 	defer msg.Release()

@@ -117,7 +117,6 @@ func (c *Conn) Assign(it *controlbuf.Item) bool {
 		// others have ended (removeStream), as grpc-go's does, instead
 		// of waiting open for a call it can no longer take.
 		c.drainLocked()
-		s.lastID = true
 	}
 	if w := c.streamWindow.Load(); w != s.initWindow {
 		// The windows grew since the stream was made.
@@ -165,7 +164,8 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	}
 	s.Out.Owner = s
 	ok, err := c.q.PutAssigned(controlbuf.Item{Kind: controlbuf.KindStreamWrite, Stream: &s.Out, Write: w}, c)
-	if ok && s.lastID && c.onGoAway != nil {
+	if ok && s.ID() > maxStreamID-2 && c.onGoAway != nil {
+		// It took the last id (Assign made the connection drain).
 		// Out of stream ids: new calls must go to a new connection.
 		c.onGoAway(false)
 	}

@@ -137,9 +137,9 @@ type Conn struct {
 	maxStreams  uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
 	activeCount uint32 // client: open streams; server: running handlers
 	slotFree    chan struct{}
-	// stopReading, once set, is why loopy found the peer over its abuse
-	// budget: the reader ends the connection with ENHANCE_YOUR_CALM.
-	stopReading atomic.Pointer[string]
+	// stopReading: loopy found the peer over its abuse budget (a stream
+	// window it overflowed); the reader ends the connection.
+	stopReading atomic.Bool
 	// drainWait, made by the first caller that waits for a slot, is
 	// closed when the connection starts draining: every waiter must go
 	// elsewhere. Guarded by mu.
@@ -416,8 +416,7 @@ func (c *Conn) StreamFlowError(id uint32) {
 		// A reset the client provoked (MadeYouReset). Past the budget
 		// the reader ends the connection, as for the resets it finds.
 		if c.spend() {
-			reason := "too_many_resets"
-			c.stopReading.Store(&reason)
+			c.stopReading.Store(true)
 		}
 	}
 }

@@ -39,8 +39,8 @@ func (c *Conn) readLoop() (err error) {
 		if err := c.q.Throttle(); err != nil {
 			return err
 		}
-		if reason := c.stopReading.Load(); reason != nil {
-			return c.connError(http2.ErrCodeEnhanceYourCalm, *reason)
+		if c.stopReading.Load() {
+			return c.connError(http2.ErrCodeEnhanceYourCalm, "too_many_resets")
 		}
 		if c.r.Buffered() == 0 {
 			// What arrived together has been handled: answer it.

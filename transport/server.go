@@ -176,7 +176,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		case "grpc-timeout":
 			d, err := wire.DecodeTimeout(hf.Value)
 			if err != nil && reject == nil {
-				reject = &rejection{400, codes.Internal, "malformed grpc-timeout: " + err.Error(), false}
+				reject = refusal(400, codes.Internal, "malformed grpc-timeout: "+err.Error())
 			}
 			timeout, hasTimeout = d, true
 		case "grpc-encoding":
@@ -191,7 +191,7 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 				continue
 			}
 			if !addMD(&md, hf.Name, hf.Value) && reject == nil {
-				reject = &rejection{400, codes.Internal, "malformed binary header " + hf.Name, false}
+				reject = refusal(400, codes.Internal, "malformed binary header "+hf.Name)
 			}
 		}
 	}
@@ -204,11 +204,11 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 	switch {
 	case reject != nil:
 	case f.Truncated:
-		reject = &rejection{431, codes.ResourceExhausted, "header list too large", false}
+		reject = refusal(431, codes.ResourceExhausted, "header list too large")
 	case method != "POST":
-		reject = &rejection{405, codes.Internal, "method " + method + " not allowed: this is a gRPC server", false}
+		reject = refusal(405, codes.Internal, "method "+method+" not allowed: this is a gRPC server")
 	case !grpcRequest:
-		reject = &rejection{415, codes.InvalidArgument, "invalid gRPC request content-type " + strconv.Quote(contentType), false}
+		reject = refusal(415, codes.InvalidArgument, "invalid gRPC request content-type "+strconv.Quote(contentType))
 	default:
 		s.contentSubtype = sub
 	}
@@ -265,6 +265,12 @@ type rejection struct {
 	code       codes.Code
 	msg        string
 	grpc       bool // the request says it is gRPC: answer as gRPC does
+}
+
+// refusal makes a rejection; serverHeaders then says whether the request
+// was a gRPC one.
+func refusal(httpStatus int, code codes.Code, msg string) *rejection {
+	return &rejection{httpStatus: httpStatus, code: code, msg: msg}
 }
 
 // flushReplies answers the rejected requests queued by serverHeaders.

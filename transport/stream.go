@@ -46,7 +46,6 @@ type Stream struct {
 	maxRecv int
 
 	ended     atomic.Bool // reset or finished: no more writes
-	lastID    bool        // client: took the connection's last stream id
 	assignErr error       // why the control buffer refused a new client stream
 
 	// Inline room for header fields handed to loopy, so that a typical
