@@ -111,7 +111,8 @@ func printWorkload(w io.Writer, r workloadResult) {
 	}
 	for _, pr := range r.Results {
 		if pr.Median.Errors > 0 {
-			fmt.Fprintf(w, "  ! %s: %d errors; first: %s\n", pr.Pair.Label, pr.Median.Errors, pr.Median.FirstError)
+			fmt.Fprintf(w, "  ! %s: %d errors, %d of %d rounds counted; first: %s\n",
+				pr.Pair.Label, pr.Median.Errors, len(clean(pr.Rounds)), len(pr.Rounds), pr.Median.FirstError)
 		}
 	}
 	if q := r.H2rpcOverGRPC; q.Throughput > 0 {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -57,13 +59,17 @@ type workloadResult struct {
 }
 
 // runWorkload measures w for every pair, interleaved: round 1 runs each
-// pair once in order, then round 2, and so on, so that drift of the machine
-// spreads over all pairs instead of biasing one.
+// pair once, then round 2, and so on, so that drift of the machine spreads
+// over all pairs instead of biasing one. Each round starts one pair later
+// than the round before, so no pair always runs first (right after the
+// previous workload) or last.
 func runWorkload(cfg config, w workload) workloadResult {
 	start := time.Now()
 	rounds := make([][]sample, len(cfg.pairs))
 	for r := range cfg.rounds {
-		for i, p := range cfg.pairs {
+		for k := range cfg.pairs {
+			i := (r + k) % len(cfg.pairs)
+			p := cfg.pairs[i]
 			if cfg.progress != nil {
 				cfg.progress("%-20s round %d/%d %s", w.Name, r+1, cfg.rounds, p.Label)
 			}
@@ -121,7 +127,12 @@ func measure(cfg config, w workload, p pair) sample {
 	go func() {
 		defer close(finished)
 		var err error
-		if f, err = prepare(ctx, w, p); err != nil {
+		// Calls run on load, which the measurement cancels once its
+		// window has closed: what is still in flight then is not
+		// counted, and waiting for it would only lengthen the run.
+		load, abort := context.WithCancel(ctx)
+		defer abort()
+		if f, err = prepare(load, w, p); err != nil {
 			s = fail(err)
 			return
 		}
@@ -130,13 +141,15 @@ func measure(cfg config, w workload, p pair) sample {
 		// of a fresh process for 128 calls of 1 MiB in flight, without a
 		// full wave of 1024 one-MiB calls before every round.
 		warmers := min(len(f.workers), max(1, (256<<20)/max(w.bytesPerOp(), 1)))
-		if s = runLoad(f, warmers, cfg.warmup, cfg.maxOps, false); s.Errors > 0 {
+		if s = runLoad(f, warmers, cfg.warmup, cfg.maxOps, false, nil); s.Errors > 0 {
 			s.FirstError = p.Label + " (warm-up): " + s.FirstError
 			return
 		}
 		runtime.GC()
-		s = runLoad(f, len(f.workers), cfg.duration, cfg.maxOps, true)
-		s.MBPerSec = float64(s.Ops) * float64(w.bytesPerOp()) / s.Seconds / 1e6
+		s = runLoad(f, len(f.workers), cfg.duration, cfg.maxOps, true, abort)
+		if s.Seconds > 0 {
+			s.MBPerSec = float64(s.Ops) * float64(w.bytesPerOp()) / s.Seconds / 1e6
+		}
 		if s.FirstError != "" {
 			s.FirstError = p.Label + ": " + s.FirstError
 		}
@@ -180,12 +193,21 @@ type workerTally struct {
 	hist        *histogram
 }
 
-// runLoad runs the first n workers of f for about d (each stops at the
-// first operation that ends after d, at an error, or after its share of
-// maxOps) and measures the whole process meanwhile: wall time to the last
-// worker's end, latency of each operation, allocations and CPU time. Client
-// and server share the process, so allocations and CPU are theirs together.
-func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool) sample {
+// runLoad runs the first n workers of f and measures a steady window of
+// about d: it opens once every worker has finished its first operation (so
+// connections, windows, pools and the heap have met the full concurrency
+// before anything counts) and closes d later (or as long after as it took
+// to open, if that is longer), or earlier if a worker runs out of its
+// share of maxOps; then it calls abort (if not nil) to end the operations
+// still running, whose errors do not count. Operations that end inside
+// the window are counted and their latencies recorded; CPU time and
+// allocations are read at both edges. Throughput is then completions per second of steady load,
+// even when one operation takes about as long as d: timing to the last
+// worker's end instead would fold the first cold wave and the draining
+// tail into the figure. Each worker stops at its first operation that ends
+// after the window closes, or at an error. Client and server share the
+// process, so allocations and CPU are theirs together.
+func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort func()) sample {
 	perWorker := max(1, maxOps/n)
 	tallies := make([]workerTally, n)
 	if record {
@@ -195,44 +217,105 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool) sample
 	}
 	start := make(chan struct{})
 	done := make(chan struct{}, n)
-	var deadline time.Time
+	var (
+		base      = time.Now()
+		firsts    atomic.Int64 // workers past their first operation
+		allFirst  = make(chan struct{})
+		opened    = make(chan struct{}) // closed when the window opens or is given up
+		exhausted = make(chan struct{}, n)
+		// The window as offsets from base; both stay at notYet until
+		// every worker has done one operation.
+		openAt, closeAt atomic.Int64
+		aborted         atomic.Bool // abort has been called
+	)
+	const notYet = math.MaxInt64
+	openAt.Store(notYet)
+	closeAt.Store(notYet)
 	for i, op := range f.workers[:n] {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			t := &tallies[i]
 			<-start
-			begin := time.Now()
-			for range perWorker {
+			begin := time.Since(base)
+			for k := 0; ; k++ {
+				if k == perWorker && openAt.Load() == notYet {
+					// As many operations before the window as in it,
+					// at most: wait for the slowest worker here.
+					<-opened
+					begin = time.Since(base)
+				}
 				err := op()
-				end := time.Now()
-				if t.hist != nil {
-					t.hist.record(end.Sub(begin))
+				end := time.Since(base)
+				if k == 0 && firsts.Add(1) == int64(n) {
+					close(allFirst)
+				}
+				if int64(end) > closeAt.Load() || err != nil && aborted.Load() {
+					return // the window has closed: this one does not count
 				}
 				if err != nil {
 					t.errors++
 					t.err = err
 					return
 				}
-				t.ops++
-				if end.After(deadline) {
-					return
+				if int64(end) > openAt.Load() {
+					t.ops++
+					if t.hist != nil {
+						t.hist.record(end - begin)
+					}
+					if t.ops == uint64(perWorker) {
+						exhausted <- struct{}{}
+						return
+					}
 				}
 				begin = end
 			}
 		}()
 	}
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	cpu0 := cpuTime()
-	t0 := time.Now()
-	deadline = t0.Add(d)
 	close(start)
-	for range n {
+
+	var m0, m1 runtime.MemStats
+	var cpu0, cpu1, t0, t1 time.Duration
+	finished := 0
+	select {
+	case <-allFirst:
+	case <-done:
+		// A worker failed before every worker had done an operation:
+		// the load never became steady.
+		finished++
+	}
+	if finished == 0 {
+		runtime.ReadMemStats(&m0)
+		cpu0 = cpuTime()
+		t0 = time.Since(base)
+		// When operations take longer than d (large messages at high
+		// concurrency move in waves), a window of d would count a
+		// handful of them: it lasts at least as long as the first
+		// wave took, so that each worker finishes about one in it.
+		d = max(d, t0)
+		closeAt.Store(int64(t0 + d))
+		openAt.Store(int64(t0))
+		close(opened)
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-exhausted:
+			closeAt.Store(int64(time.Since(base)))
+		}
+		timer.Stop()
+		t1 = time.Duration(closeAt.Load())
+		cpu1 = cpuTime()
+		runtime.ReadMemStats(&m1)
+		if abort != nil {
+			aborted.Store(true)
+			abort()
+		}
+	} else {
+		closeAt.Store(0)
+		close(opened)
+	}
+	for ; finished < n; finished++ {
 		<-done
 	}
-	elapsed := time.Since(t0)
-	cpu1 := cpuTime()
-	runtime.ReadMemStats(&m1)
 
 	var s sample
 	all := new(histogram)
@@ -246,7 +329,7 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool) sample
 			all.merge(t.hist)
 		}
 	}
-	s.Seconds = elapsed.Seconds()
+	s.Seconds = (t1 - t0).Seconds()
 	if s.Ops == 0 {
 		if s.Errors == 0 {
 			s.Errors, s.FirstError = 1, "bench: no operation completed"

@@ -81,26 +81,40 @@ type sample struct {
 	FirstError  string  `json:"first_error,omitempty"`
 }
 
-// summarize takes the median of every metric over the rounds, each metric
-// on its own; Ops and Errors are summed.
+// clean is the rounds that ran without an error: only they count towards
+// medians and spread, since a failed round's figures (a partial window, a
+// zeroed child) would pull them down.
+func clean(rounds []sample) []sample {
+	var ok []sample
+	for _, r := range rounds {
+		if r.Errors == 0 {
+			ok = append(ok, r)
+		}
+	}
+	return ok
+}
+
+// summarize takes the median of every metric over the rounds without
+// errors, each metric on its own; Ops and Errors are summed over all.
 func summarize(rounds []sample) sample {
 	var s sample
-	if len(rounds) == 0 {
-		return s
-	}
-	med := func(f func(sample) float64) float64 {
-		v := make([]float64, 0, len(rounds))
-		for _, r := range rounds {
-			v = append(v, f(r))
-		}
-		return median(v)
-	}
 	for _, r := range rounds {
 		s.Ops += r.Ops
 		s.Errors += r.Errors
 		if s.FirstError == "" {
 			s.FirstError = r.FirstError
 		}
+	}
+	ok := clean(rounds)
+	if len(ok) == 0 {
+		return s
+	}
+	med := func(f func(sample) float64) float64 {
+		v := make([]float64, 0, len(ok))
+		for _, r := range ok {
+			v = append(v, f(r))
+		}
+		return median(v)
 	}
 	s.Seconds = med(func(r sample) float64 { return r.Seconds })
 	s.OpsPerSec = med(func(r sample) float64 { return r.OpsPerSec })
@@ -127,9 +141,10 @@ func median(v []float64) float64 {
 	return (v[n/2-1] + v[n/2]) / 2
 }
 
-// spread is (max-min)/median of throughput over the rounds: how much the
-// machine drifted while this pair ran.
+// spread is (max-min)/median of throughput over the rounds without
+// errors: how much the machine drifted while this pair ran.
 func spread(rounds []sample) float64 {
+	rounds = clean(rounds)
 	if len(rounds) < 2 {
 		return 0
 	}
