@@ -390,7 +390,14 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 	// Trailers, or a trailers-only response.
 	var st *status.Status
 	if sp.code == -1 {
-		st = status.New(codes.Internal, "transport: server closed the stream without grpc-status")
+		// A gRPC response that ends without saying how: UNKNOWN, what
+		// the HTTP mapping gives a 200 (status.CodeFromHTTPStatus) and
+		// what grpc-go gives, rather than blaming the transport.
+		msg := "transport: server closed the stream without grpc-status"
+		if sp.message != "" {
+			msg += "; grpc-message: " + sp.message
+		}
+		st = status.New(codes.Unknown, msg)
 	} else {
 		st = sp.status()
 	}

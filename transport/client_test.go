@@ -267,3 +267,42 @@ func TestInformationalResponsesAreSkipped(t *testing.T) {
 		})
 	}
 }
+
+// TestClientStatusWithoutGrpcStatus: a 200 gRPC response whose final
+// HEADERS carry no grpc-status ends UNKNOWN, as grpc-go and the HTTP
+// mapping for 200 give, with a message naming the missing header.
+func TestClientStatusWithoutGrpcStatus(t *testing.T) {
+	tests := []struct {
+		name         string
+		trailersOnly bool
+		trailer      []string
+		wantMsg      string
+	}{
+		{"trailers-only", true, nil, "grpc-status"},
+		{"trailers", false, nil, "grpc-status"},
+		{"trailers with grpc-message", false, []string{"grpc-message", "oops"}, "oops"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+				head := []string{":status", "200", "content-type", "application/grpc"}
+				if tt.trailersOnly {
+					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+						BlockFragment: headerBlock(head...)})
+					return
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, BlockFragment: headerBlock(head...)})
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+					BlockFragment: headerBlock(append([]string{"x-trailer", "t"}, tt.trailer...)...)})
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", EndStream: true})
+			require.NoError(t, err)
+			_, err = s.RecvMsg()
+			require.Error(t, err)
+			assert.Equal(t, codes.Unknown, status.Code(err), "%v", err)
+			assert.Contains(t, status.Convert(err).Message(), tt.wantMsg)
+		})
+	}
+}
