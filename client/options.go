@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/h2rpc/h2rpc/credentials"
@@ -173,8 +174,11 @@ func WaitForReady(b bool) CallOption {
 }
 
 // CallContentSubtype selects the codec by name (content-type
-// application/grpc+name). Default "proto".
+// application/grpc+name). The name is lower-cased, as grpc-go does, since
+// codecs are registered and servers match them in lower case. Default
+// "proto".
 func CallContentSubtype(s string) CallOption {
+	s = strings.ToLower(s)
 	return callOptionFunc(func(ci *callInfo) { ci.subtype = s })
 }
 
