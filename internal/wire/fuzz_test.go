@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func FuzzTimeout(f *testing.F) {
@@ -54,8 +55,14 @@ func FuzzGrpcMessage(f *testing.F) {
 				t.Fatalf("EncodeGrpcMessage(%q) = %q: byte %#x not printable ASCII", s, enc, c)
 			}
 		}
-		if got := DecodeGrpcMessage(enc); got != s {
+		// Valid UTF-8 survives the round trip; anything else comes back
+		// as valid UTF-8 (invalid bytes replaced by U+FFFD).
+		got := DecodeGrpcMessage(enc)
+		if utf8.ValidString(s) && got != s {
 			t.Fatalf("DecodeGrpcMessage(EncodeGrpcMessage(%q)) = %q", s, got)
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("DecodeGrpcMessage(EncodeGrpcMessage(%q)) = %q: not valid UTF-8", s, got)
 		}
 		dec := DecodeGrpcMessage(s)
 		if len(dec) > len(s) {

@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 const upperHex = "0123456789ABCDEF"
 
@@ -11,10 +14,11 @@ func needsEscape(b byte) bool {
 }
 
 // EncodeGrpcMessage percent-encodes msg for the grpc-message trailer: each
-// byte outside 0x20–0x7E, and '%', becomes %XX with upper-case hex. Bytes
-// are encoded as they are, so a UTF-8 message becomes the percent-encoding
-// of its UTF-8 bytes. When nothing needs encoding msg is returned as is,
-// without allocating.
+// byte outside 0x20–0x7E, and '%', becomes %XX with upper-case hex, so a
+// UTF-8 message becomes the percent-encoding of its UTF-8 bytes. Each byte
+// that is not part of valid UTF-8 becomes U+FFFD (%EF%BF%BD), as grpc-go
+// does: the header promises UTF-8, so the peer always decodes valid UTF-8.
+// When nothing needs encoding msg is returned as is, without allocating.
 func EncodeGrpcMessage(msg string) string {
 	n := 0
 	for i := 0; i < len(msg); i++ {
@@ -27,17 +31,37 @@ func EncodeGrpcMessage(msg string) string {
 	}
 	var sb strings.Builder
 	sb.Grow(len(msg) + 2*n)
-	for i := 0; i < len(msg); i++ {
+	for i := 0; i < len(msg); {
 		c := msg[i]
-		if needsEscape(c) {
-			sb.WriteByte('%')
-			sb.WriteByte(upperHex[c>>4])
-			sb.WriteByte(upperHex[c&0xF])
-		} else {
-			sb.WriteByte(c)
+		if c < utf8.RuneSelf {
+			if needsEscape(c) {
+				writeEscaped(&sb, c)
+			} else {
+				sb.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(msg[i:])
+		if r == utf8.RuneError && size == 1 {
+			sb.WriteString(escapedRuneError)
+			i++
+			continue
+		}
+		for end := i + size; i < end; i++ {
+			writeEscaped(&sb, msg[i])
 		}
 	}
 	return sb.String()
+}
+
+// escapedRuneError is U+FFFD percent-encoded, what an invalid byte becomes.
+const escapedRuneError = "%EF%BF%BD"
+
+func writeEscaped(sb *strings.Builder, c byte) {
+	sb.WriteByte('%')
+	sb.WriteByte(upperHex[c>>4])
+	sb.WriteByte(upperHex[c&0xF])
 }
 
 // unhex returns the value of the hex digit c (either case) and whether c

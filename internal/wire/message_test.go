@@ -13,7 +13,13 @@ func TestEncodeGrpcMessage(t *testing.T) {
 		{" ~", " ~"},
 		{"100%", "100%25"},
 		{"a\nb", "a%0Ab"},
-		{"\x00\x1f\x7f\xff", "%00%1F%7F%FF"},
+		{"\x00\x1f\x7f", "%00%1F%7F"},
+		// Bytes that are not UTF-8 become U+FFFD, one for each byte.
+		{"\xff", "%EF%BF%BD"},
+		{"a\xffb\xfe", "a%EF%BF%BDb%EF%BF%BD"},
+		{"\xe6\x97", "%EF%BF%BD%EF%BF%BD"},              // a rune cut short
+		{"\xed\xa0\x80", "%EF%BF%BD%EF%BF%BD%EF%BF%BD"}, // a surrogate
+		{"\ufffd", "%EF%BF%BD"},
 		{"héllo", "h%C3%A9llo"},
 		{"日本", "%E6%97%A5%E6%9C%AC"},
 		{"%%", "%25%25"},
