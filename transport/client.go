@@ -379,6 +379,12 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 		// may be reading these while trailers arrive.
 		s.recvCompress, s.acceptCompress = recvCompress, acceptCompress
 	}
+	if sp.detailsErr != nil {
+		// A binary header that is not base64 makes a gRPC response
+		// malformed, in headers or trailers alike.
+		s.reset(sp.status(), true, http2.ErrCodeProtocol)
+		return nil
+	}
 	if !end {
 		s.hmu.Lock()
 		s.respHeader = md

@@ -306,3 +306,56 @@ func TestClientStatusWithoutGrpcStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestClientMalformedStatusDetails: a grpc-status-details-bin that is
+// not base64, in the response headers or the trailers, is a malformed
+// response: the call ends INTERNAL and the stream is reset with
+// PROTOCOL_ERROR, as grpc-go does for any bad binary header.
+func TestClientMalformedStatusDetails(t *testing.T) {
+	tests := []struct {
+		name      string
+		inHeaders bool
+	}{
+		{"in headers", true},
+		{"in trailers", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resets := make(chan http2.ErrCode, 1)
+			cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+				head := []string{":status", "200", "content-type", "application/grpc"}
+				if tt.inHeaders {
+					head = append(head, "grpc-status-details-bin", "!!!")
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, BlockFragment: headerBlock(head...)})
+				if !tt.inHeaders {
+					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+						BlockFragment: headerBlock("grpc-status", "0", "grpc-status-details-bin", "!!!")})
+				}
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						close(resets)
+						return
+					}
+					if r, ok := f.(*http2.RSTStreamFrame); ok {
+						resets <- r.ErrCode
+						return
+					}
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", EndStream: true})
+			require.NoError(t, err)
+			_, err = s.RecvMsg()
+			assert.Equal(t, codes.Internal, status.Code(err), "%v", err)
+			select {
+			case code := <-resets:
+				assert.Equal(t, http2.ErrCodeProtocol, code)
+			case <-ctx.Done():
+				t.Fatal("no RST_STREAM")
+			}
+		})
+	}
+}

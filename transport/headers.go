@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -130,11 +131,20 @@ func statusFields(fields []hpack.HeaderField, st *status.Status) []hpack.HeaderF
 }
 
 // statusParts collects the status headers of a response.
+//
+// grpc-status-details-bin is read as grpc-go reads it: a value that is
+// not base64 is a malformed response (detailsErr; the caller fails the
+// stream with INTERNAL, as for any bad binary header); a value that is
+// not a google.rpc.Status, or a header sent more than once, is ignored;
+// a google.rpc.Status whose code is not grpc-status makes the status
+// INTERNAL; otherwise that google.rpc.Status, its own message included,
+// is the status.
 type statusParts struct {
 	code       int // -1: absent
 	message    string
 	details    []byte
-	detailsErr bool
+	nDetails   int   // grpc-status-details-bin headers seen
+	detailsErr error // one was not base64
 }
 
 func (p *statusParts) add(name, value string) bool {
@@ -150,9 +160,10 @@ func (p *statusParts) add(name, value string) bool {
 	case "grpc-message":
 		p.message = wire.DecodeGrpcMessage(value)
 	case "grpc-status-details-bin":
+		p.nDetails++
 		b, err := wire.DecodeBinHeader(value)
 		if err != nil {
-			p.detailsErr = true
+			p.detailsErr = fmt.Errorf("transport: malformed grpc-status-details-bin: %w", err)
 		}
 		p.details = b
 	default:
@@ -161,23 +172,29 @@ func (p *statusParts) add(name, value string) bool {
 	return true
 }
 
+// status returns the status the parts make; nil for OK with nothing
+// more.
 func (p *statusParts) status() *status.Status {
-	if p.code == int(codes.OK) && p.message == "" && p.details == nil {
+	if p.detailsErr != nil {
+		return status.New(codes.Internal, p.detailsErr.Error())
+	}
+	details := p.details
+	if p.nDetails != 1 {
+		details = nil
+	}
+	if p.code == int(codes.OK) && p.message == "" && details == nil {
 		return nil // OK
 	}
-	if p.detailsErr {
-		return status.New(codes.Internal, "transport: malformed grpc-status-details-bin: not base64")
-	}
-	if p.details != nil {
+	if details != nil {
 		var sp spb.Status
-		if err := proto.Unmarshal(p.details, &sp); err != nil {
-			return status.New(codes.Internal, "transport: malformed grpc-status-details-bin: "+err.Error())
+		if err := proto.Unmarshal(details, &sp); err == nil {
+			if sp.Code != int32(p.code) {
+				return status.Newf(codes.Internal,
+					"transport: grpc-status-details-bin mismatch: grpc-status=%v, grpc-message=%q, details code=%v, details message=%q",
+					codes.Code(p.code), p.message, codes.Code(sp.Code), sp.Message)
+			}
+			return status.FromProto(&sp)
 		}
-		sp.Code = int32(p.code)
-		if sp.Message == "" {
-			sp.Message = p.message
-		}
-		return status.FromProto(&sp)
 	}
 	return status.New(codes.Code(p.code), p.message)
 }
