@@ -8,6 +8,11 @@
 // idle worker. A connection never runs more handlers at once than its
 // MaxConcurrentStreams: the transport refuses streams beyond it.
 //
+// A request's content-subtype (application/grpc+name) picks the codec
+// registered under that name; a subtype with no codec is served with the
+// proto codec rather than refused, as grpc-go does, and the response
+// repeats the request's content-type.
+//
 // The descriptor types (ServiceDesc, MethodDesc, StreamDesc) have the
 // shape of grpc-go's so that stubs written for grpc-go port by changing
 // imports. Server methods are safe for concurrent use. The package never

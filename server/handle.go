@@ -26,8 +26,10 @@ func (s *Server) handleStream(st *transport.Stream) {
 	}
 	ss.codec = codec.Get(st.ContentSubtype())
 	if ss.codec == nil {
-		st.WriteStatus(status.Newf(codes.Internal, "grpc: no codec registered for content-subtype %s", st.ContentSubtype()), nil, nil)
-		return
+		// An unknown subtype is served with the proto codec, as
+		// grpc-go does (see the package doc). The codec package always
+		// has one registered under ProtoName.
+		ss.codec = codec.Get(codec.ProtoName)
 	}
 	if enc := st.RecvCompress(); enc != "" && enc != "identity" {
 		ss.comp = compress.Get(enc)
