@@ -230,7 +230,7 @@ func recvUnary(ctx context.Context, s *transport.Stream, c codec.Codec, reply an
 		}
 		return toStatusErr(err)
 	}
-	uerr := envelope.Decode(c, compress.Get(s.RecvCompress()), s.RecvCompress(), m.Data, m.Compressed, ci.maxRecv, reply)
+	uerr := envelope.Decode(envelope.Client, c, compress.Get(s.RecvCompress()), s.RecvCompress(), m.Data, m.Compressed, ci.maxRecv, reply)
 	m.Release()
 	m2, err := s.RecvMsg()
 	if err == nil {

@@ -288,7 +288,7 @@ func (cs *clientStream) recv(m any) error {
 		return nil
 	}
 	enc := s.RecvCompress()
-	if err := envelope.Decode(cs.codec, compress.Get(enc), enc, msg.Data, msg.Compressed, cs.ci.maxRecv, m); err != nil {
+	if err := envelope.Decode(envelope.Client, cs.codec, compress.Get(enc), enc, msg.Data, msg.Compressed, cs.ci.maxRecv, m); err != nil {
 		s.Cancel(status.Convert(err))
 		cs.end(err)
 		return err

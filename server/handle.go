@@ -163,7 +163,7 @@ func (ss *serverStream) RecvMsg(v any) error {
 		return err
 	}
 	defer m.Release()
-	return envelope.Decode(ss.codec, ss.comp, ss.st.RecvCompress(), m.Data, m.Compressed, ss.maxRecv, v)
+	return envelope.Decode(envelope.Server, ss.codec, ss.comp, ss.st.RecvCompress(), m.Data, m.Compressed, ss.maxRecv, v)
 }
 
 // SetHeader adds md to the response headers of the call whose context is

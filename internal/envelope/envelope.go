@@ -61,16 +61,33 @@ func tooLarge(n, maxSend int) error {
 	return status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, maxSend)
 }
 
-// Decode unmarshals one received message into v. compressed is the
-// prefix's flag; comp is the compressor named by the peer's grpc-encoding
-// (nil if none or unknown, encoding its name for errors).
-func Decode(c codec.Codec, comp compress.Compressor, encoding string, data []byte, compressed bool, maxRecv int, v any) error {
+// Side says which end of a call receives a message.
+type Side bool
+
+// The two ends of a call.
+const (
+	Client Side = false
+	Server Side = true
+)
+
+// Decode unmarshals one message that side received into v. compressed is
+// the prefix's flag; comp is the compressor named by the peer's
+// grpc-encoding (nil if none or unknown, encoding its name for errors).
+// A compressed message in an encoding the receiver lacks is UNIMPLEMENTED
+// on a server (the client may call again without it) and INTERNAL on a
+// client (the server chose an encoding the client did not offer), as
+// grpc-go has it.
+func Decode(side Side, c codec.Codec, comp compress.Compressor, encoding string, data []byte, compressed bool, maxRecv int, v any) error {
 	if compressed {
 		if comp == nil {
 			if encoding == "" || encoding == "identity" {
 				return status.Error(codes.Internal, "grpc: compressed flag set with identity or empty encoding")
 			}
-			return status.Errorf(codes.Unimplemented, "grpc: decompressor is not installed for grpc-encoding %q", encoding)
+			code := codes.Internal
+			if side == Server {
+				code = codes.Unimplemented
+			}
+			return status.Errorf(code, "grpc: Decompressor is not installed for grpc-encoding %q", encoding)
 		}
 		out, err := comp.Decompress(data, maxRecv)
 		if err != nil {

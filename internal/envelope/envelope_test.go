@@ -53,8 +53,34 @@ func TestEncodeSendLimit(t *testing.T) {
 			if tt.comp != nil {
 				name = tt.comp.Name()
 			}
-			require.NoError(t, Decode(c, tt.comp, name, framed[codec.PrefixLen:], compressed, 1<<20, out))
+			require.NoError(t, Decode(Client, c, tt.comp, name, framed[codec.PrefixLen:], compressed, 1<<20, out))
 			assert.Equal(t, tt.data, out.Value)
+		})
+	}
+}
+
+// TestDecodeCompressedFlag: a compressed message the receiver cannot
+// decompress is UNIMPLEMENTED on a server and INTERNAL on a client, as
+// in grpc-go; the flag with no encoding at all is INTERNAL on both.
+func TestDecodeCompressedFlag(t *testing.T) {
+	tests := []struct {
+		name     string
+		side     Side
+		encoding string
+		want     codes.Code
+	}{
+		{"server, unknown encoding", Server, "snappy", codes.Unimplemented},
+		{"client, unknown encoding", Client, "snappy", codes.Internal},
+		{"server, no encoding", Server, "", codes.Internal},
+		{"client, no encoding", Client, "", codes.Internal},
+		{"server, identity", Server, "identity", codes.Internal},
+		{"client, identity", Client, "identity", codes.Internal},
+	}
+	c := codec.Get("proto")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Decode(tt.side, c, nil, tt.encoding, []byte{1, 2, 3}, true, 1<<20, new(wrapperspb.BytesValue))
+			assert.Equal(t, tt.want, status.Code(err), "%v", err)
 		})
 	}
 }
