@@ -407,11 +407,8 @@ func (c *Conn) clientHeaders(f *framer.HeaderBlock) error {
 	} else {
 		st = sp.status()
 	}
-	if first {
-		s.hmu.Lock()
-		s.respHeader = md
-		s.hmu.Unlock()
-	}
+	// A trailers-only response has no headers: its metadata are the
+	// trailers only, and Header returns none, as grpc-go's does.
 	s.finishClient(st, md)
 	return nil
 }
@@ -490,8 +487,9 @@ func (s *Stream) CloseSend() error {
 	return nil
 }
 
-// Header waits for the response headers. It returns nil metadata and the
-// stream's error if the stream ended without them.
+// Header waits for the response headers. A stream that ended without
+// them (a trailers-only response among others) has none: Header returns
+// nil metadata and the stream's error, nil if it ended OK.
 func (s *Stream) Header() (metadata.MD, error) {
 	<-s.headerCh
 	s.hmu.Lock()

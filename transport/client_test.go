@@ -359,3 +359,39 @@ func TestClientMalformedStatusDetails(t *testing.T) {
 		})
 	}
 }
+
+// TestClientTrailersOnlyHasNoHeader: the metadata of a trailers-only
+// response are trailers; Header returns none, as grpc-go's does.
+func TestClientTrailersOnlyHasNoHeader(t *testing.T) {
+	tests := []struct {
+		name       string
+		grpcStatus string
+		code       codes.Code
+	}{
+		{"OK", "0", codes.OK},
+		{"error", "5", codes.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc := scriptedServer(t, func(fr *http2.Framer, id uint32) {
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+					BlockFragment: headerBlock(":status", "200", "content-type", "application/grpc",
+						"grpc-status", tt.grpcStatus, "x-md", "v")})
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", EndStream: true})
+			require.NoError(t, err)
+			_, err = s.RecvMsg()
+			if tt.code == codes.OK {
+				assert.Equal(t, io.EOF, err)
+			} else {
+				assert.Equal(t, tt.code, status.Code(err), "%v", err)
+			}
+			md, err := s.Header()
+			assert.Nil(t, md)
+			assert.Equal(t, tt.code, status.Code(err), "%v", err)
+			assert.Equal(t, []string{"v"}, s.Trailer().Get("x-md"))
+		})
+	}
+}
