@@ -25,7 +25,9 @@ type StreamDesc struct {
 // Stream is the client side of a streaming call. One goroutine may send
 // while another receives; Header, Trailer and Context are safe anywhere.
 type Stream interface {
-	// Header waits for the response headers.
+	// Header waits for the response headers. A response without them
+	// (trailers-only) gives nil metadata; an error means the call has
+	// ended with that status, which RecvMsg returns too.
 	Header() (metadata.MD, error)
 	// Trailer returns the trailers; valid once RecvMsg has returned an
 	// error (io.EOF included).
@@ -199,7 +201,11 @@ func (cs *clientStream) Header() (metadata.MD, error) {
 			return md, nil
 		}
 		if !cs.retry(s) {
-			return nil, toStatusErr(err)
+			// The call is over: end it here too, since the
+			// application may read nothing more.
+			err = toStatusErr(err)
+			cs.end(err)
+			return nil, err
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/h2rpc/h2rpc/client"
 	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/connectivity"
+	"github.com/h2rpc/h2rpc/peer"
 	"github.com/h2rpc/h2rpc/server"
 	"github.com/h2rpc/h2rpc/status"
 	"github.com/stretchr/testify/assert"
@@ -124,6 +125,20 @@ func TestPickDoneWhenTheCallEnds(t *testing.T) {
 	require.Len(t, errs, 1, "a stream cancelled")
 	assert.Equal(t, codes.Canceled, status.Code(errs[0]))
 	assert.Equal(t, codes.Canceled, status.Code(st.RecvMsg(new(wrapperspb.StringValue))))
+	assert.Empty(t, log.take(), "Done is called once")
+
+	// Header is where the application may learn that a stream failed;
+	// the call ends there, call options filled.
+	var p peer.Peer
+	st, err = cc.NewStream(ctx, &client.StreamDesc{ServerStreams: true}, "/test.Echo/NoSuchMethod", client.Peer(&p))
+	require.NoError(t, err)
+	_, err = st.Header()
+	assert.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
+	errs = log.take()
+	require.Len(t, errs, 1, "a stream whose Header failed")
+	assert.Equal(t, codes.Unimplemented, status.Code(errs[0]))
+	assert.NotNil(t, p.Addr, "the Peer call option is filled")
+	assert.Equal(t, codes.Unimplemented, status.Code(st.RecvMsg(new(wrapperspb.StringValue))))
 	assert.Empty(t, log.take(), "Done is called once")
 }
 
