@@ -24,10 +24,16 @@ func (c *Conn) readLoop() (err error) {
 	defer func() {
 		var ce http2.ConnectionError
 		if errors.As(err, &ce) {
-			// Let loopy write the GOAWAY queued by connError.
+			// Let loopy write the GOAWAY queued by connError. A client
+			// keeps no loopyDone: loopy's Close, once it has written,
+			// ends the connection's context instead.
+			var flushed <-chan struct{} = c.loopyDone
+			if flushed == nil {
+				flushed = c.ctx.Done()
+			}
 			t := time.NewTimer(goAwayFlushTimeout)
 			select {
-			case <-c.loopyDone:
+			case <-flushed:
 			case <-t.C:
 			}
 			t.Stop()
