@@ -148,19 +148,30 @@ func FuzzStatusFromHeaders(f *testing.F) {
 				wantMsg = "transport: malformed grpc-status: " + code
 			}
 		}
+		// Details that are not base64 fail the call; base64 that is not
+		// a google.rpc.Status is ignored; a Status with another code than
+		// grpc-status fails the call, as in grpc-go.
 		var wantDetails *spb.Status
-		decodes := true
+		base64OK := true
 		if layout&detailsPresent != 0 {
 			raw, err := wire.DecodeBinHeader(detailsValue)
+			base64OK = err == nil
 			wantDetails = new(spb.Status)
-			decodes = err == nil && proto.Unmarshal(raw, wantDetails) == nil
+			if err != nil || proto.Unmarshal(raw, wantDetails) != nil {
+				wantDetails = nil
+			}
 		}
+		decodes := base64OK && wantDetails != nil
 
 		st := p.status()
 		switch {
-		case !decodes:
+		case !base64OK:
 			if st.Code() != codes.Internal {
-				t.Fatalf("details %q do not decode, but the status is %v", detailsValue, st)
+				t.Fatalf("details %q are not base64, but the status is %v", detailsValue, st)
+			}
+		case wantDetails != nil && wantDetails.GetCode() != int32(wantCode):
+			if st.Code() != codes.Internal {
+				t.Fatalf("details %v with grpc-status %q: status %v, want INTERNAL for the mismatch", wantDetails, code, st)
 			}
 		case wantDetails != nil:
 			got := st.Proto()

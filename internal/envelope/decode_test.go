@@ -52,7 +52,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"decompressed over the limit", zipped, true, "gzip", len(plain) - 1, codes.ResourceExhausted},
 		{"compressed flag, no encoding", zipped, true, "", 1000, codes.Internal},
 		{"compressed flag, identity", zipped, true, "identity", 1000, codes.Internal},
-		{"compressed flag, unknown encoding", zipped, true, "zstd", 1000, codes.Unimplemented},
+		{"compressed flag, unknown encoding", zipped, true, "zstd", 1000, codes.Unimplemented}, // on a server; see TestDecodeCompressedFlag
 		{"not gzip", plain, true, "gzip", 1000, codes.Internal},
 		{"gzip cut short", zipped[:len(zipped)-4], true, "gzip", 1000, codes.Internal},
 		{"not the message", []byte{0xff}, false, "", 1000, codes.Internal},
@@ -62,7 +62,7 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := new(wrapperspb.BytesValue)
-			err := Decode(c, compress.Get(tt.encoding), tt.encoding, tt.data, tt.compressed, tt.maxRecv, out)
+			err := Decode(Server, c, compress.Get(tt.encoding), tt.encoding, tt.data, tt.compressed, tt.maxRecv, out)
 			if tt.code == codes.OK {
 				require.NoError(t, err)
 				assert.Len(t, out.Value, 100)
@@ -150,7 +150,7 @@ func FuzzDecode(f *testing.F) {
 		comp := compress.Get(name)
 		sc := &sizeCodec{Codec: c, seen: -1}
 		out := new(wrapperspb.BytesValue)
-		err = Decode(sc, comp, name, data, compressed, maxRecv, out)
+		err = Decode(Server, sc, comp, name, data, compressed, maxRecv, out)
 		if sc.seen > maxRecv {
 			t.Fatalf("the codec was given %d bytes, over the limit of %d", sc.seen, maxRecv)
 		}
@@ -196,7 +196,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		defer bufpool.Put(buf)
 		back := new(wrapperspb.BytesValue)
-		if err := Decode(c, comp, name, again[codec.PrefixLen:], again[0] == 1, math.MaxInt32, back); err != nil {
+		if err := Decode(Server, c, comp, name, again[codec.PrefixLen:], again[0] == 1, math.MaxInt32, back); err != nil {
 			t.Fatalf("Decode of what Encode made: %v", err)
 		}
 		if !proto.Equal(out, back) {
