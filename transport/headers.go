@@ -178,16 +178,11 @@ func (p *statusParts) status() *status.Status {
 	if p.detailsErr != nil {
 		return status.New(codes.Internal, p.detailsErr.Error())
 	}
-	details := p.details
-	if p.nDetails != 1 {
-		details = nil
-	}
-	if p.code == int(codes.OK) && p.message == "" && details == nil {
-		return nil // OK
-	}
-	if details != nil {
+	// Details given more than once, or not a google.rpc.Status, are
+	// ignored.
+	if p.nDetails == 1 {
 		var sp spb.Status
-		if err := proto.Unmarshal(details, &sp); err == nil {
+		if err := proto.Unmarshal(p.details, &sp); err == nil {
 			if sp.Code != int32(p.code) {
 				return status.Newf(codes.Internal,
 					"transport: grpc-status-details-bin mismatch: grpc-status=%v, grpc-message=%q, details code=%v, details message=%q",
@@ -195,6 +190,9 @@ func (p *statusParts) status() *status.Status {
 			}
 			return status.FromProto(&sp)
 		}
+	}
+	if p.code == int(codes.OK) && p.message == "" {
+		return nil // OK
 	}
 	return status.New(codes.Code(p.code), p.message)
 }
