@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -78,6 +79,14 @@ type feedResult struct {
 // exactly its chunk.
 func feed(t testing.TB, s *stream.Stream, data []byte, chunks []int, maxMsg int) feedResult {
 	t.Helper()
+	res, err := tryFeed(s, data, chunks, maxMsg)
+	require.NoError(t, err)
+	return res
+}
+
+// tryFeed is feed for a goroutine other than the test's: it reports the
+// first failed check as an error instead of failing the test.
+func tryFeed(s *stream.Stream, data []byte, chunks []int, maxMsg int) (feedResult, error) {
 	var res feedResult
 	off := 0
 	for i := 0; off < len(data); i++ {
@@ -87,14 +96,18 @@ func feed(t testing.TB, s *stream.Stream, data []byte, chunks []int, maxMsg int)
 		}
 		p := newPayload(data[off : off+n])
 		streamErr, ioErr := s.ReadData(p, n, maxMsg)
-		require.NoError(t, ioErr, "chunk %d", i)
-		require.Equal(t, n, p.consumed(), "chunk %d: ReadData must consume exactly n bytes", i)
+		if ioErr != nil {
+			return res, fmt.Errorf("chunk %d: %w", i, ioErr)
+		}
+		if got := p.consumed(); got != n {
+			return res, fmt.Errorf("chunk %d: ReadData consumed %d bytes, must consume exactly %d", i, got, n)
+		}
 		if streamErr != nil {
 			res.streamErrs = append(res.streamErrs, streamErr)
 		}
 		off += n
 	}
-	return res
+	return res, nil
 }
 
 // received is one message as Recv returned it, copied out of its buffer.

@@ -211,21 +211,29 @@ func TestRecvConcurrentWithReader(t *testing.T) {
 		sent = append(sent, msg{0, pattern(i, byte(i))})
 	}
 	data := frameMsgs(sent...)
+	// The feeding goroutine must not fail the test itself: it reports back
+	// and always ends the receive side, so the loop below cannot block
+	// forever whatever happens to the feed.
+	fed := make(chan error, 1)
 	go func() {
-		feed(t, s, data, repeat(97, len(data)), testMaxMsg)
-		s.CloseRecv(io.EOF)
+		defer s.CloseRecv(io.EOF)
+		_, err := tryFeed(s, data, repeat(97, len(data)), testMaxMsg)
+		fed <- err
 	}()
-	for i := 0; ; i++ {
+	received := 0
+	for ; received <= n; received++ {
 		m, err := s.Recv(nil)
 		if err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			assert.Equal(t, n, i)
-			return
+			assert.ErrorIs(t, err, io.EOF)
+			break
 		}
-		require.Less(t, i, n)
-		assert.Equal(t, sent[i].data, append([]byte{}, m.Data...), "message %d", i)
+		if received < n {
+			assert.Equal(t, sent[received].data, append([]byte{}, m.Data...), "message %d", received)
+		}
 		m.Release()
 	}
+	require.NoError(t, <-fed)
+	assert.Equal(t, n, received)
 }
 
 func TestCloseRecv(t *testing.T) {
