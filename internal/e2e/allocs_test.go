@@ -111,10 +111,10 @@ func TestAllocsIdleConnection(t *testing.T) {
 	assert.LessOrEqual(t, perConn, float64(idleHeapPerConn))
 }
 
-// TestFailedPickReturnsTheRequestBuffer: a call that fails before it gets
+// TestAllocsFailedPickReturnsTheRequestBuffer: a call that fails before it gets
 // a connection (fail-fast, no server) gives its encoded request's pooled
 // buffer back, so a client in an outage does not allocate one per call.
-func TestFailedPickReturnsTheRequestBuffer(t *testing.T) {
+func TestAllocsFailedPickReturnsTheRequestBuffer(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts under the race detector are not the product's")
 	}
