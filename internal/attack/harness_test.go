@@ -199,27 +199,50 @@ func goodClient(t *testing.T, tgt *target) *client.ClientConn {
 }
 
 // prober calls Unary on a well-behaved connection in a loop while an
-// attack runs, recording how the calls fared.
+// attack runs, recording how the calls fared. The attack runs from when
+// startProber returns to when check is called; only calls that complete
+// inside that window count as served during the attack.
 type prober struct {
-	cc      *client.ClientConn
-	stop    chan struct{}
-	done    chan struct{}
-	mu      sync.Mutex
-	ok      int
-	failed  int
-	lastErr error
-	slowest time.Duration
+	cc     *client.ClientConn
+	stop   chan struct{}
+	done   chan struct{}
+	warm   chan struct{} // closed when the first call is over
+	served chan struct{} // closed when a call inside the attack succeeds
+
+	mu sync.Mutex
+	// attackStart and attackEnd bound the attack; zero until known.
+	attackStart, attackEnd time.Time
+	ok                     int // calls served inside the attack window
+	failed                 int // calls that failed, whenever they ran
+	lastErr                error
+	slowest                time.Duration
 }
 
 // probeTimeout is each probe's deadline: generous, because the race
 // detector on two cores under a flood is slow, yet far below the test's.
 const probeTimeout = 5 * time.Second
 
+// startProber starts the prober and returns once its first call is over,
+// made before any attack: the attack is what the test does next.
 func startProber(t *testing.T, cc *client.ClientConn) *prober {
 	t.Helper()
-	p := &prober{cc: cc, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &prober{
+		cc:     cc,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		warm:   make(chan struct{}),
+		served: make(chan struct{}),
+	}
 	go p.run()
 	t.Cleanup(func() { p.finish() })
+	select {
+	case <-p.warm:
+	case <-time.After(probeTimeout + 5*time.Second):
+		t.Fatal("the prober's first call never ended")
+	}
+	p.mu.Lock()
+	p.attackStart = time.Now()
+	p.mu.Unlock()
 	return p
 }
 
@@ -236,15 +259,31 @@ func (p *prober) run() {
 			}
 		}
 		took, err := p.call()
-		p.mu.Lock()
-		if err != nil {
-			p.failed++
-			p.lastErr = err
-		} else {
-			p.ok++
+		p.record(took, err, time.Now())
+		if first {
+			close(p.warm)
 		}
-		p.slowest = max(p.slowest, took)
-		p.mu.Unlock()
+	}
+}
+
+// record counts one call that ended at end.
+func (p *prober) record(took time.Duration, err error, end time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slowest = max(p.slowest, took)
+	if err != nil {
+		p.failed++
+		p.lastErr = err
+		return
+	}
+	inAttack := !p.attackStart.IsZero() && end.After(p.attackStart) &&
+		(p.attackEnd.IsZero() || !end.After(p.attackEnd))
+	if !inAttack {
+		return
+	}
+	p.ok++
+	if p.ok == 1 {
+		close(p.served)
 	}
 }
 
@@ -270,18 +309,31 @@ func (p *prober) finish() {
 	<-p.done
 }
 
-// check stops the prober and asserts that the well-behaved client was
-// served throughout the attack and still is.
+// check ends the attack window, stops the prober and asserts that the
+// well-behaved client was served during the attack and still is. An
+// attack may be over in less than the prober's period, so the window is
+// held open until one call has ended inside it, for at most the time one
+// call may take: a call that fails or never comes leaves the count at
+// zero.
 func (p *prober) check(t *testing.T) {
 	t.Helper()
+	select {
+	case <-p.served:
+	case <-p.done:
+	case <-time.After(probeTimeout + time.Second):
+	}
+	p.mu.Lock()
+	p.attackEnd = time.Now()
+	p.mu.Unlock()
 	p.finish()
 	took, err := p.call()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t.Logf("well-behaved client: %d calls served during the attack, %d failed, slowest %v; after: %v in %v",
-		p.ok, p.failed, p.slowest.Round(time.Millisecond), err, took.Round(time.Millisecond))
+	t.Logf("well-behaved client: %d calls served during the attack (%v), %d failed, slowest %v; after: %v in %v",
+		p.ok, p.attackEnd.Sub(p.attackStart).Round(time.Millisecond), p.failed,
+		p.slowest.Round(time.Millisecond), err, took.Round(time.Millisecond))
 	assert.Positive(t, p.ok, "no call was served during the attack")
-	assert.Zero(t, p.failed, "calls failed during the attack, last: %v", p.lastErr)
+	assert.Zero(t, p.failed, "calls failed, last: %v", p.lastErr)
 	assert.NoError(t, err, "call after the attack")
 }
 
