@@ -15,7 +15,8 @@ import (
 // handler queues more than the client's window and returns; the client
 // cancels without reading the rest. Its RST_STREAM must end what the
 // server still held for the stream: the stream's slot (one allowed here)
-// serves the next calls, and GracefulStop does not wait for the stream.
+// serves the next calls, and GracefulStop, with the client still connected,
+// does not wait for the stream.
 func TestCancelAfterTheHandlerReturnedFreesTheSlot(t *testing.T) {
 	returned := make(chan struct{}, 1)
 	desc := server.ServiceDesc{
@@ -69,7 +70,8 @@ func TestCancelAfterTheHandlerReturnedFreesTheSlot(t *testing.T) {
 		return cc.Invoke(ctx, "/test.Burst/Unary", wrapperspb.String("x"), new(wrapperspb.StringValue)) == nil
 	}, 3*time.Second, 10*time.Millisecond, "no call got the slot after the cancelled stream")
 
-	cc.Close()
+	// The client stays connected: only the reset can have ended the
+	// stream GracefulStop would otherwise wait for.
 	stopped := make(chan struct{})
 	go func() { s.GracefulStop(); close(stopped) }()
 	select {
