@@ -395,3 +395,47 @@ func TestClientTrailersOnlyHasNoHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesBeforeAnErrorStatusAreDelivered: a server stream that sends
+// five messages and then fails gives the application the five messages,
+// then the status, as grpc-go does, even when the application reads them
+// only after the status has arrived.
+func TestMessagesBeforeAnErrorStatusAreDelivered(t *testing.T) {
+	cc, _ := pair(t, ServerConfig{Handle: func(s *Stream) {
+		go func() {
+			for i := range 5 {
+				if err := s.SendMsg(msg(i), nil, false); err != nil {
+					s.WriteStatus(status.Convert(err), nil, nil)
+					return
+				}
+			}
+			s.WriteStatus(status.New(codes.Aborted, "after five"), nil, nil)
+		}()
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := cc.NewStream(ctx, &CallHdr{Method: "/a.B/C", Data: msg(0), EndStream: true})
+	require.NoError(t, err)
+	// Done is closed once the client has taken in the trailers.
+	select {
+	case <-s.Done():
+	case <-ctx.Done():
+		t.Fatal("the stream never ended")
+	}
+	require.Equal(t, codes.Aborted, s.Status().Code(), "the status arrived before the application reads")
+	var got [][]byte
+	for range 6 {
+		m, err := s.RecvMsg()
+		if err != nil {
+			assert.Equal(t, codes.Aborted, status.Code(err), "%v", err)
+			break
+		}
+		got = append(got, append([]byte{}, m.Data...))
+		m.Release()
+	}
+	want := make([][]byte, 5)
+	for i := range want {
+		want[i] = msg(i)[5:]
+	}
+	assert.Equal(t, want, got)
+}
