@@ -7,12 +7,12 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Every test of the runtime, the interop module (real grpc-go peers and
 # h2spec) and the benchmark driver, under the race detector; then the
-# throughput and allocation-budget tests, which need it off.
+# allocation-budget tests, which need it off.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd interop && CROSSTEST_SLOW=1 $(GO) test -race -count=1 -timeout 20m ./...
 	cd bench && $(GO) test -race -count=1 -timeout 10m ./...
-	$(GO) test -count=1 -run 'BDP|Allocs' -v ./internal/e2e/
+	$(GO) test -count=1 -run 'Allocs' -v ./internal/e2e/
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
