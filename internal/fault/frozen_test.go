@@ -35,8 +35,10 @@ func TestFrozenConnection(t *testing.T) {
 	p := startTCPProxy(t, backend)
 	cc := dial(t, p.addr(), client.WithKeepaliveParams(frozenKeepalive))
 	// The last bytes are read a little before the freeze, so detection
-	// may come a little before Time+Timeout; never before Time.
-	runFrozen(t, cc, p, frozenKeepalive.Time, frozenKeepalive.Time+frozenKeepalive.Timeout+time.Second)
+	// may come a little before Time+Timeout; never before Time. How late
+	// it may come is the synctest twin's to check, exactly: on the real
+	// clock a loaded machine is late by any amount.
+	runFrozen(t, cc, p, frozenKeepalive.Time, 0)
 }
 
 // TestFrozenConnectionSynctest runs the same scenario with the same
@@ -58,8 +60,9 @@ func TestFrozenConnectionSynctest(t *testing.T) {
 
 // runFrozen opens a stream through p, freezes p, and checks that
 // keepalive ends the connection between earliest and latest after the
-// freeze: the open stream and a unary call sent into the void fail
-// UNAVAILABLE, and the next call succeeds on a new connection.
+// freeze (no later bound if latest is zero): the open stream and a unary
+// call sent into the void fail UNAVAILABLE, and the next call succeeds on
+// a new connection.
 func runFrozen(t *testing.T, cc *client.ClientConn, p *proxy, earliest, latest time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -70,6 +73,8 @@ func runFrozen(t *testing.T, cc *client.ClientConn, p *proxy, earliest, latest t
 	require.NoError(t, st.SendMsg(wrapperspb.String("before")))
 	require.NoError(t, st.RecvMsg(new(wrapperspb.StringValue)))
 
+	// Only stops a hung test: keepalive gives up after Time+Timeout.
+	hang := earliest + 15*time.Second
 	p.freeze()
 	frozenAt := time.Now()
 	streamErr := make(chan error, 1)
@@ -83,9 +88,11 @@ func runFrozen(t *testing.T, cc *client.ClientConn, p *proxy, earliest, latest t
 		assert.Equal(t, codes.Unavailable, status.Code(err), "stream: %v", err)
 		t.Logf("frozen connection detected after %v: %v", detected.Round(time.Millisecond), err)
 		assert.GreaterOrEqual(t, detected, earliest, "the connection failed sooner than keepalive allows")
-		assert.LessOrEqual(t, detected, latest, "keepalive took too long")
-	case <-time.After(latest + 5*time.Second):
-		t.Fatalf("the stream still hangs %v after the freeze", latest+5*time.Second)
+		if latest > 0 {
+			assert.LessOrEqual(t, detected, latest, "keepalive took too long")
+		}
+	case <-time.After(hang):
+		t.Fatalf("the stream still hangs %v after the freeze", hang)
 	}
 
 	select {
