@@ -90,7 +90,6 @@ func TestZeroWindowPeer(t *testing.T) {
 		res.sent, tgt.svc.floodMsg>>10, res.elapsed.Round(time.Millisecond), res.ctxErr, p.summary())
 	assert.ErrorIs(t, res.ctxErr, context.DeadlineExceeded)
 	assert.GreaterOrEqual(t, res.elapsed, deadline-50*time.Millisecond, "SendMsg failed before the deadline")
-	assert.Less(t, res.elapsed, deadline+2*time.Second, "the deadline fired late")
 	// The stream's write quota (64 KiB) bounds what a sender may queue.
 	assert.LessOrEqual(t, res.sent, (64<<10)/tgt.svc.floodMsg+1, "SendMsg did not block: messages are buffered")
 	assert.Zero(t, p.count(func(e event) bool { return e.stream == id && e.typ == http2.FrameData && e.length > 0 }),
