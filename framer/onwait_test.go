@@ -4,6 +4,7 @@ package framer_test
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -51,14 +52,14 @@ func TestReaderOnWait(t *testing.T) {
 	defer r.Release()
 	r.SetOnWait(func() { waits.Add(1) })
 	readPing := func(want byte) {
-		fh, err := r.ReadFrameHeader()
+		data, err := readPingData(r)
 		require.NoError(t, err)
-		f, err := r.ReadControlFrame(fh)
-		require.NoError(t, err)
-		require.Equal(t, [8]byte{want}, f.(*http2.PingFrame).Data)
+		require.Equal(t, [8]byte{want}, data)
 	}
 	// Give loopback a moment to deliver every byte of the first write.
-	require.Eventually(t, func() bool { return socketHas(t, srv, first.Len()) }, 5*time.Second, time.Millisecond)
+	raw, err := srv.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return socketHas(raw, first.Len()) }, 5*time.Second, time.Millisecond)
 	readPing(1)
 	fh, err := r.ReadFrameHeader()
 	require.NoError(t, err)
@@ -66,27 +67,56 @@ func TestReaderOnWait(t *testing.T) {
 	readPing(2)
 	assert.Zero(t, waits.Load(), "the hook ran although the frames had arrived")
 
-	done := make(chan struct{})
+	// The read that waits runs on its own goroutine and reports back; if
+	// the test stops early, closing srv ends it.
+	type result struct {
+		data [8]byte
+		err  error
+	}
+	got := make(chan result, 1)
 	go func() {
-		defer close(done)
-		readPing(3)
+		data, err := readPingData(r)
+		got <- result{data, err}
 	}()
 	require.Eventually(t, func() bool { return waits.Load() == 1 }, 5*time.Second, time.Millisecond,
 		"the hook did not run before the reader waited")
 	_, err = cli.Write(ping(3))
 	require.NoError(t, err)
-	<-done
+	select {
+	case res := <-got:
+		require.NoError(t, res.err)
+		assert.Equal(t, [8]byte{3}, res.data)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting read did not return the PING written to it")
+	}
 	assert.Equal(t, int32(1), waits.Load())
 }
 
-// socketHas reports whether at least n bytes wait unread in c's receive
-// queue (FIONREAD).
-func socketHas(t *testing.T, c net.Conn, n int) bool {
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	require.NoError(t, err)
+// readPingData reads the next frame, which must be a PING, and returns
+// its data.
+func readPingData(r *framer.Reader) ([8]byte, error) {
+	fh, err := r.ReadFrameHeader()
+	if err != nil {
+		return [8]byte{}, err
+	}
+	f, err := r.ReadControlFrame(fh)
+	if err != nil {
+		return [8]byte{}, err
+	}
+	p, ok := f.(*http2.PingFrame)
+	if !ok {
+		return [8]byte{}, fmt.Errorf("read %v, want a PING", fh.Type)
+	}
+	return p.Data, nil
+}
+
+// socketHas reports whether at least n bytes wait unread in raw's receive
+// queue (FIONREAD). It runs on Eventually's goroutine, so it fails no test:
+// an error only means it cannot tell yet.
+func socketHas(raw syscall.RawConn, n int) bool {
 	var avail int32
-	require.NoError(t, raw.Control(func(fd uintptr) {
+	err := raw.Control(func(fd uintptr) {
 		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&avail)))
-	}))
-	return int(avail) >= n
+	})
+	return err == nil && int(avail) >= n
 }
