@@ -61,8 +61,15 @@ func TestH2Spec(t *testing.T) {
 			require.NoError(t, err)
 			srv := server.New(opts...)
 			grpc_testing.RegisterTestServiceServer(srv, testservice.New())
-			go srv.Serve(lis)
-			defer srv.Stop()
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				srv.Serve(lis)
+			}()
+			defer func() {
+				srv.Stop()
+				<-served
+			}()
 
 			port := fmt.Sprint(lis.Addr().(*net.TCPAddr).Port)
 			cmd := exec.Command(bin, append(args, "-h", "127.0.0.1", "-p", port)...)
