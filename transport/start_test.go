@@ -18,6 +18,15 @@ import (
 // with a framer on it: the test scripts the rest.
 func scriptedClient(t *testing.T, cfg ServerConfig) (net.Conn, *http2.Framer) {
 	t.Helper()
+	cli, fr, _ := scriptedClientStop(t, cfg)
+	return cli, fr
+}
+
+// scriptedClientStop is scriptedClient that also returns stop, which
+// closes both sides and returns once the server connection's goroutines
+// have ended; the test's cleanup stops it too.
+func scriptedClientStop(t *testing.T, cfg ServerConfig) (net.Conn, *http2.Framer, func()) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer lis.Close()
@@ -39,24 +48,26 @@ func scriptedClient(t *testing.T, cfg ServerConfig) (net.Conn, *http2.Framer) {
 	require.NoError(t, fr.WriteSettings())
 	sc := <-srvCh
 	require.NotNil(t, sc)
-	t.Cleanup(func() {
+	stop := func() {
 		cli.Close()
 		sc.Close(ErrConnClosed)
 		<-sc.Done()
-	})
-	return cli, fr
+	}
+	t.Cleanup(stop)
+	return cli, fr, stop
 }
 
 // heldServer serves one connection whose streams are all held back with
 // StartOnMessage. Each start reports on the returned channel whether the
 // stream was Ready (its message there) when it ran; the handler then
-// answers OK. The client side is a bare socket the test scripts.
-func heldServer(t *testing.T) (net.Conn, <-chan bool) {
+// answers OK. The client side is a bare socket the test scripts; stop
+// ends the connection and waits for its goroutines.
+func heldServer(t *testing.T) (cli net.Conn, started <-chan bool, stop func()) {
 	t.Helper()
-	started := make(chan bool, 10)
-	cli, _ := scriptedClient(t, ServerConfig{Handle: func(s *Stream) {
+	starts := make(chan bool, 10)
+	cli, _, stop = scriptedClientStop(t, ServerConfig{Handle: func(s *Stream) {
 		s.StartOnMessage(func(s *Stream) {
-			started <- s.Ready()
+			starts <- s.Ready()
 			go func() {
 				if m, err := s.RecvMsg(); err == nil {
 					m.Release()
@@ -65,7 +76,21 @@ func heldServer(t *testing.T) (net.Conn, <-chan bool) {
 			}()
 		})
 	}})
-	return cli, started
+	return cli, starts, stop
+}
+
+// awaitTrailers reads the server's frames until the trailers of a call.
+func awaitTrailers(t *testing.T, cli net.Conn) {
+	t.Helper()
+	fr := http2.NewFramer(nil, cli)
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		f, err := fr.ReadFrame()
+		require.NoError(t, err, "expected the handler's trailers")
+		if hf, ok := f.(*http2.HeadersFrame); ok && hf.StreamEnded() {
+			return
+		}
+	}
 }
 
 // requestFrames returns HEADERS for a call on stream id and, if body is
@@ -85,7 +110,7 @@ func requestFrames(t *testing.T, id uint32, body []byte) (headers, data []byte) 
 }
 
 func TestStartOnMessageWaitsForTheMessage(t *testing.T) {
-	cli, started := heldServer(t)
+	cli, started, stop := heldServer(t)
 	// A 40,000-byte message in three DATA frames, sent with its HEADERS:
 	// the handler starts once, with the message there.
 	h, d := requestFrames(t, 1, msg(40000))
@@ -97,11 +122,15 @@ func TestStartOnMessageWaitsForTheMessage(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler never started")
 	}
+	// A second start could come as late as the stream's end or the
+	// connection's: look once both are over.
+	awaitTrailers(t, cli)
+	stop()
 	assert.Empty(t, started, "started twice")
 }
 
 func TestStartOnMessageStartsBeforeWaiting(t *testing.T) {
-	cli, started := heldServer(t)
+	cli, started, stop := heldServer(t)
 	// HEADERS and part of the first DATA frame: the reader starts the
 	// handler rather than wait for the rest with it held back.
 	h, d := requestFrames(t, 1, msg(40000))
@@ -117,14 +146,7 @@ func TestStartOnMessageStartsBeforeWaiting(t *testing.T) {
 	// The started handler still gets the message and answers.
 	_, err = cli.Write(d[part:])
 	require.NoError(t, err)
-	fr := http2.NewFramer(nil, cli)
-	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		f, err := fr.ReadFrame()
-		require.NoError(t, err, "expected the handler's trailers")
-		if hf, ok := f.(*http2.HeadersFrame); ok && hf.StreamEnded() {
-			break
-		}
-	}
+	awaitTrailers(t, cli)
+	stop()
 	assert.Empty(t, started, "started twice")
 }
