@@ -6,7 +6,10 @@
 // Handlers run on a bounded pool of reused goroutines (which keep their
 // grown stacks), with a goroutine of its own for a stream that finds no
 // idle worker. A connection never runs more handlers at once than its
-// MaxConcurrentStreams: the transport refuses streams beyond it.
+// MaxConcurrentStreams: the transport refuses streams beyond it, and a
+// stream the client opens while handlers of calls it cancelled are still
+// finishing waits for one of them (the connection reads nothing
+// meanwhile, as in grpc-go).
 //
 // A request's content-subtype (application/grpc+name) picks the codec
 // registered under that name; a subtype with no codec is served with the

@@ -53,7 +53,9 @@ func MaxRecvMsgSize(n int) Option { return func(o *options) { o.maxRecvMsgSize =
 func MaxSendMsgSize(n int) Option { return func(o *options) { o.maxSendMsgSize = n } }
 
 // MaxConcurrentStreams bounds the calls each connection runs at once; it
-// is advertised to clients, and streams beyond it are refused. Default:
+// is advertised to clients, and streams beyond it are refused. Handlers of
+// calls the client has cancelled count until they return: a new call then
+// waits for a slot, and the connection reads nothing meanwhile. Default:
 // unlimited.
 func MaxConcurrentStreams(n uint32) Option {
 	return func(o *options) { o.maxConcurrentStreams = n }

@@ -136,7 +136,10 @@ type Conn struct {
 	nextID      uint32 // client: next stream id
 	maxStreams  uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
 	activeCount uint32 // client: open streams; server: running handlers
-	slotFree    chan struct{}
+	// slotFree is signalled when a slot frees: on a client, a stream
+	// slot callers wait for; on a server, a handler slot the reader
+	// waits for (made when it first does).
+	slotFree chan struct{}
 	// stopReading: loopy found the peer over its abuse budget (a stream
 	// window it overflowed); the reader ends the connection.
 	stopReading atomic.Bool

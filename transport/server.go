@@ -130,11 +130,44 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
 		return nil
 	}
-	if max := c.cfg.MaxConcurrentStreams; max > 0 && c.activeCount >= max {
-		c.mu.Unlock()
-		c.noteReset(id)
-		c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
-		return nil
+	if max := c.cfg.MaxConcurrentStreams; max > 0 {
+		// Open streams past the limit we advertised: the peer broke it.
+		if uint32(len(c.streams)) >= max {
+			c.mu.Unlock()
+			c.noteReset(id)
+			c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
+			return nil
+		}
+		// Handlers of streams the peer has reset, or has seen end, may
+		// still be finishing, and a new stream is within the peer's
+		// rights: wait for a slot, reading nothing meanwhile, rather
+		// than refuse it (or run more handlers than allowed, which is
+		// what Rapid Reset is after).
+		for waited := false; c.activeCount >= max; waited = true {
+			if !waited {
+				// Handlers held back for their message and
+				// rejections not yet answered hold slots too, and
+				// only the reader lets them go: first do that.
+				c.mu.Unlock()
+				c.onReaderWait()
+				c.mu.Lock()
+				continue
+			}
+			if c.slotFree == nil {
+				c.slotFree = make(chan struct{}, 1)
+			}
+			free := c.slotFree
+			c.mu.Unlock()
+			select {
+			case <-free:
+			case <-c.ctx.Done():
+			}
+			c.mu.Lock()
+			if c.closed {
+				c.mu.Unlock()
+				return nil
+			}
+		}
 	}
 	c.activeCount++
 	c.mu.Unlock()
@@ -363,6 +396,12 @@ func (c *Conn) handlerFinished() {
 	c.activeCount--
 	if c.activeCount == 0 {
 		c.idleSince.Store(c.clock())
+	}
+	if c.slotFree != nil { // the reader may be waiting for a slot
+		select {
+		case c.slotFree <- struct{}{}:
+		default:
+		}
 	}
 	closeNow := c.draining && c.drainReady()
 	c.mu.Unlock()

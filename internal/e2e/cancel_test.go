@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/h2rpc/h2rpc/client"
+	"github.com/h2rpc/h2rpc/codes"
 	"github.com/h2rpc/h2rpc/server"
+	"github.com/h2rpc/h2rpc/status"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -79,4 +84,68 @@ func TestCancelAfterTheHandlerReturnedFreesTheSlot(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("GracefulStop still waits for the cancelled stream")
 	}
+}
+
+// TestCallAfterACancelledOneWaitsForItsSlot: with MaxConcurrentStreams(1),
+// a client that cancels a call may open the next at once (its stream is
+// closed), while the server's handler of the first is still finishing.
+// The new call waits for that handler instead of being refused: it
+// succeeds, and no two handlers ever run at once.
+func TestCallAfterACancelledOneWaitsForItsSlot(t *testing.T) {
+	var running, peak atomic.Int32
+	started := make(chan struct{}, 1)
+	unwind := make(chan struct{})
+	desc := server.ServiceDesc{ServiceName: "test.Slot", Methods: []server.MethodDesc{{
+		MethodName: "Call",
+		Handler: func(_ any, ctx context.Context, dec func(any) error, _ server.UnaryInterceptor) (any, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			in := new(wrapperspb.StringValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			if in.Value == "wait" {
+				started <- struct{}{}
+				<-ctx.Done()
+				<-unwind // a handler that takes its time to notice
+				return nil, ctx.Err()
+			}
+			return in, nil
+		},
+	}}}
+	_, addr := serveDesc(t, &desc, nil, server.MaxConcurrentStreams(1))
+	var once sync.Once
+	release := func() { once.Do(func() { close(unwind) }) }
+	t.Cleanup(release) // before the server stops, on any failure
+	cc := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	first, cancelFirst := context.WithCancel(ctx)
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- cc.Invoke(first, "/test.Slot/Call", wrapperspb.String("wait"), new(wrapperspb.StringValue))
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the first handler did not start")
+	}
+	cancelFirst()
+	require.Equal(t, codes.Canceled, status.Code(<-firstDone))
+
+	nextDone := make(chan error, 1)
+	go func() {
+		nextDone <- cc.Invoke(ctx, "/test.Slot/Call", wrapperspb.String("next"), new(wrapperspb.StringValue))
+	}()
+	select {
+	case err := <-nextDone:
+		t.Fatalf("the next call ended while the cancelled handler still ran: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release()
+	require.NoError(t, <-nextDone)
+	assert.Equal(t, int32(1), peak.Load(), "handlers running at once")
 }
