@@ -61,6 +61,8 @@ type Stream struct {
 	err    error      // set once: why the receive side ended (io.EOF: cleanly)
 	notify chan struct{}
 	window window
+	// delivered: a whole message has come on the stream.
+	delivered bool
 	// waiting is set while the application blocks in Recv on an empty
 	// queue: the message being assembled is the one it will take, so its
 	// bytes are credited as they arrive, as if read.
@@ -83,6 +85,7 @@ func (s *Stream) Init(id uint32, inWindow uint32) {
 	s.head = 0
 	s.err = nil
 	s.waiting = false
+	s.delivered = false
 	s.single = false
 	if s.notify == nil {
 		s.notify = make(chan struct{}, 1)
@@ -206,8 +209,16 @@ func (s *Stream) deliver(m Message) {
 		s.msgs, s.head = s.msgs[:n], 0
 	}
 	s.msgs = append(s.msgs, m)
+	s.delivered = true
 	s.mu.Unlock()
 	s.wake()
+}
+
+// Delivered reports whether a whole message has come on the stream.
+func (s *Stream) Delivered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delivered
 }
 
 func (s *Stream) wake() {

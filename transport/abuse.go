@@ -8,12 +8,13 @@ import (
 )
 
 // A connection may make us do pointless work only so fast: each stream the
-// peer resets before it was answered, each reset its malformed frames
-// provoke, and each empty DATA frame costs a token; tokens come back at
-// abuseRate per second up to abuseBurst. A peer that runs out is sent
-// GOAWAY(ENHANCE_YOUR_CALM) (Rapid Reset, CVE-2023-44487; MadeYouReset,
-// CVE-2025-8671; empty-frame floods). Legitimate clients cancelling calls
-// stay far below it.
+// peer resets before it was answered and before a whole message came on
+// it, each reset its malformed frames provoke, and each empty DATA frame
+// costs a token; tokens come back at abuseRate per second up to
+// abuseBurst. A peer that runs out is sent GOAWAY(ENHANCE_YOUR_CALM)
+// (Rapid Reset, CVE-2023-44487; MadeYouReset, CVE-2025-8671; empty-frame
+// floods). Cancelling calls whose requests have been sent is free, however
+// often: a client with many short deadlines or hedged calls does that.
 const (
 	abuseBurst = 1000
 	abuseRate  = 500 // per second

@@ -449,8 +449,12 @@ func (c *Conn) handleRST(f *http2.RSTStreamFrame) (err error) {
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		s.unprocessed.Store(true)
 	}
-	if !c.client && !s.ended.Load() {
-		// A stream reset before we answered it: Rapid Reset's currency.
+	if !c.client && !s.ended.Load() && !s.Delivered() {
+		// A stream reset before we answered it or had its first
+		// message: Rapid Reset's currency. A call cancelled once its
+		// request is in costs nothing: it bought the work it cancels
+		// with a whole message, and running handlers stay within
+		// MaxConcurrentStreams whatever the resets (see serverHeaders).
 		defer func() {
 			if err == nil {
 				err = c.abuse("too_many_resets")

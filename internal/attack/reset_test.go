@@ -136,6 +136,39 @@ func floodGoAway(t *testing.T, name string, attack func(p *peer, id uint32)) {
 	pr.check(t)
 }
 
+// cancelRunning sends a whole request and cancels it: what a client with
+// short deadlines or hedged calls does all day.
+func cancelRunning(p *peer, id uint32) {
+	p.headers(id, false, request(holdPath))
+	p.wfr.WriteData(id, true, grpcMsgString("x"))
+	p.wfr.WriteRSTStream(id, http2.ErrCodeCancel)
+}
+
+// TestCancelledCallsAreNotRapidReset: a client that cancels calls whose
+// requests it has sent, far faster than the reset budget refills, keeps
+// its connection (grpc-go never ends one for cancellations), while the
+// server stays within its bounds and ends every handler.
+func TestCancelledCallsAreNotRapidReset(t *testing.T) {
+	tgt := startServer(t)
+	cc := goodClient(t, tgt)
+	base := measure()
+	pr := startProber(t, cc)
+	p := connect(t, tgt.addr)
+
+	sent := floodStreamsWith(p, 2*floodStreams, cancelRunning)
+	require.True(t, p.sync(10*time.Second), "the server did not get through %d cancelled calls; it sent %v", sent, p.summary())
+	during := measure()
+	_, calm := p.await(0, isGoAway)
+	assert.False(t, calm, "GOAWAY for cancelled calls; server sent %v", p.summary())
+	assert.Equal(t, 2*floodStreams, sent)
+	waitIdle(t, &tgt.svc.hold)
+	assert.Positive(t, tgt.svc.hold.total.Load(), "no handler ran: the calls did not reach the server")
+	checkUsage(t, "during the cancellations", base, during, heapSlack, goroutineSlack)
+	pr.check(t)
+	p.nc.Close()
+	settle(t, "after the client left", base)
+}
+
 // provocation makes the server reset a stream it has opened
 // (MadeYouReset, CVE-2025-8671).
 type provocation struct {
