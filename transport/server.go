@@ -55,7 +55,11 @@ var drainPingData = [8]byte{'h', '2', 'r', 'p', 'c', 'g', 'o', 'a'}
 // starts the connection's goroutines.
 func NewServerConn(nc net.Conn, cfg ServerConfig) (*Conn, error) {
 	c := newConn(nc, cfg.Config, false)
-	c.server = &serverState{handle: cfg.Handle}
+	handle := cfg.Handle
+	c.server = &serverState{handle: func(s *Stream) {
+		s.watchDeadline()
+		handle(s)
+	}}
 	c.r.SetOnWait(c.onReaderWait)
 	if cfg.ConnContext != nil {
 		c.ctx = cfg.ConnContext(c.ctx)
@@ -374,6 +378,26 @@ func (s *Stream) finishRejected() {
 	s.finishHandler()
 }
 
+// watchDeadline makes the request's deadline, if it has one, end the
+// stream: from when the stream is handed over, and at once if the
+// deadline passed before.
+func (s *Stream) watchDeadline() {
+	if s.ctx == nil || s.sctx.deadline.IsZero() {
+		return
+	}
+	if s.sctx.watch(s) {
+		s.deadlineExceeded()
+	}
+}
+
+// deadlineExceeded ends the stream because its deadline passed, as
+// grpc-go's server does: RST_STREAM(CANCEL), writes still queued dropped,
+// and every later send refused with DEADLINE_EXCEEDED. The handler's
+// hold on the slot stays until WriteStatus.
+func (s *Stream) deadlineExceeded() {
+	s.reset(status.New(codes.DeadlineExceeded, "transport: deadline exceeded"), true, http2.ErrCodeCancel)
+}
+
 // finishHandler gives up the handler's hold on the stream's slot, once.
 func (s *Stream) finishHandler() {
 	if s.handlerDone.CompareAndSwap(false, true) {
@@ -516,11 +540,11 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		panic("transport: WriteStatus on a rejected request")
 	}
 	if s.sctx.Err() == context.DeadlineExceeded {
-		// The client has given up: end the stream at once, dropping
-		// writes its closed window may be holding back.
+		// The deadline has reset the stream (deadlineExceeded, which
+		// cancels the context only after): only the handler's hold on
+		// the slot is left to give up.
 		putBuf(buf)
 		s.release()
-		s.reset(status.New(codes.DeadlineExceeded, "transport: deadline exceeded"), true, http2.ErrCodeCancel)
 		return nil
 	}
 	if !s.ended.CompareAndSwap(false, true) {

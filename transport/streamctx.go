@@ -22,6 +22,11 @@ type streamCtx struct {
 	err    error
 	after  []*afterFunc
 	attach any // the server's per-call state, see Attachment
+	// owner is the stream the deadline ends (see watchDeadline); expired
+	// records that the deadline passed, so that a stream handed over
+	// after that is ended at once. Both guarded by mu.
+	owner   *Stream
+	expired bool
 }
 
 type afterFunc struct {
@@ -35,9 +40,32 @@ func (c *streamCtx) init(parent context.Context, timeout time.Duration, hasTimeo
 	if hasTimeout {
 		c.deadline = time.Now().Add(timeout)
 		c.mu.Lock()
-		c.timer = time.AfterFunc(timeout, func() { c.cancel(context.DeadlineExceeded) })
+		c.timer = time.AfterFunc(timeout, c.expire)
 		c.mu.Unlock()
 	}
+}
+
+// expire runs when the deadline passes. The stream, if it has been handed
+// over, ends first, so that a handler which sees the context done finds
+// its sends refused too.
+func (c *streamCtx) expire() {
+	c.mu.Lock()
+	c.expired = true
+	s := c.owner
+	c.mu.Unlock()
+	if s != nil {
+		s.deadlineExceeded()
+	}
+	c.cancel(context.DeadlineExceeded)
+}
+
+// watch makes the deadline end s from now on; it reports whether the
+// deadline has passed already.
+func (c *streamCtx) watch(s *Stream) (expired bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.owner = s
+	return c.expired
 }
 
 // Deadline implements context.Context.
