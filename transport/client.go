@@ -152,8 +152,16 @@ func (c *Conn) NewStream(ctx context.Context, h *CallHdr) (*Stream, error) {
 	s.Out.Local = true
 	s.ctx = ctx
 	s.deadline = h.Deadline
+	headers := c.requestHeaders(s, h)
+	if limit, ok := c.headerListFits(headers); !ok {
+		c.mu.Lock()
+		c.releaseSlotLocked()
+		c.mu.Unlock()
+		putBuf(h.Buf)
+		return nil, &Error{St: status.Newf(codes.Internal, "header list size to send violates the maximum size (%d bytes) set by server", limit)}
+	}
 	w := controlbuf.NewWrite()
-	w.Headers = c.requestHeaders(s, h)
+	w.Headers = headers
 	w.Data, w.Buf, w.EndStream = h.Data, h.Buf, h.EndStream
 	if len(h.Data) > 0 {
 		s.Out.AcquireQuota(len(h.Data), nil)

@@ -125,6 +125,9 @@ type Conn struct {
 	pendingReplies []*Stream
 
 	streamWindow atomic.Uint32 // inbound window of new streams
+	// peerHeaderLimit is the peer's SETTINGS_MAX_HEADER_LIST_SIZE, or
+	// noHeaderLimit until it names one; see headerListFits.
+	peerHeaderLimit atomic.Int64
 
 	mu          sync.Mutex
 	streams     map[uint32]*Stream
@@ -211,6 +214,7 @@ func newConn(nc net.Conn, cfg Config, client bool) *Conn {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.lastRead.Store(c.clock())
 	c.streamWindow.Store(cfg.StreamWindow)
+	c.peerHeaderLimit.Store(noHeaderLimit)
 	if !cfg.StaticWindow {
 		c.bdp = &bdpEstimator{window: min(cfg.StreamWindow, cfg.ConnWindow), wait: bdpMinSample}
 	}

@@ -55,6 +55,30 @@ func parseContentType(ct string) (string, bool) {
 	return "", false
 }
 
+// noHeaderLimit stands for a peer that has not limited the header lists
+// it accepts: RFC 9113 §6.5.2 makes the initial value unlimited.
+const noHeaderLimit = -1
+
+// headerListFits reports whether fields, one header list, fit the peer's
+// SETTINGS_MAX_HEADER_LIST_SIZE, which counts each field's name and value
+// and 32 bytes more (RFC 9113 §6.5.2), and returns that limit. A list
+// the peer would refuse is never sent: grpc-go fails the call locally
+// instead, with an error that says why.
+func (c *Conn) headerListFits(fields []hpack.HeaderField) (limit int64, ok bool) {
+	limit = c.peerHeaderLimit.Load()
+	if limit == noHeaderLimit {
+		return limit, true
+	}
+	var n int64
+	for _, hf := range fields {
+		n += int64(hf.Size())
+		if n > limit {
+			return limit, false
+		}
+	}
+	return limit, true
+}
+
 // appendMD appends md as header fields, skipping reserved keys and
 // base64-encoding binary values.
 func appendMD(fields []hpack.HeaderField, md metadata.MD) []hpack.HeaderField {

@@ -375,6 +375,8 @@ func (c *Conn) handleSettings(f *http2.SettingsFrame) error {
 				c.mu.Unlock()
 				c.wakeSlotWaiter()
 			}
+		case http2.SettingMaxHeaderListSize:
+			c.peerHeaderLimit.Store(int64(s.Val))
 		case http2.SettingInitialWindowSize, http2.SettingMaxFrameSize, http2.SettingHeaderTableSize:
 			forLoopy = append(forLoopy, s)
 		}

@@ -505,11 +505,29 @@ func (s *Stream) SendHeader(md metadata.MD) error {
 	if err := s.SetHeader(md); err != nil {
 		return err
 	}
+	headers := s.responseHeaders()
+	if st := s.oversizedHeaders(headers); st != nil {
+		s.reset(st, true, http2.ErrCodeInternal)
+		return st.Err()
+	}
 	w := controlbuf.NewWrite()
-	w.Headers = s.responseHeaders()
+	w.Headers = headers
 	s.headerSent = true
 	if !s.putWrite(w) {
 		return s.sendErr()
+	}
+	return nil
+}
+
+// oversizedHeaders checks response headers and trailers against the
+// client's SETTINGS_MAX_HEADER_LIST_SIZE (see headerListFits). For a list
+// over it, it returns the status with which the caller ends the stream
+// (RST_STREAM(INTERNAL), as grpc-go's server does); nil if all fit.
+func (s *Stream) oversizedHeaders(lists ...[]hpack.HeaderField) *status.Status {
+	for _, fields := range lists {
+		if limit, ok := s.conn.headerListFits(fields); !ok {
+			return status.Newf(codes.Internal, "transport: header list size to send violates the maximum size (%d bytes) set by client", limit)
+		}
 	}
 	return nil
 }
@@ -547,29 +565,41 @@ func (s *Stream) WriteStatus(st *status.Status, data []byte, buf *[]byte) error 
 		s.release()
 		return nil
 	}
-	if !s.ended.CompareAndSwap(false, true) {
-		putBuf(buf)
-		s.release()
-		return s.sendErr()
-	}
-	w := controlbuf.NewWrite()
-	if !s.headerSent && data == nil && len(s.header) == 0 {
+	var headers, trailers []hpack.HeaderField
+	trailersOnly := !s.headerSent && data == nil && len(s.header) == 0
+	if trailersOnly {
 		fields := s.fieldBuf[:0]
 		fields = append(fields,
 			hpack.HeaderField{Name: ":status", Value: "200"},
 			hpack.HeaderField{Name: "content-type", Value: ContentType(s.contentSubtype)},
 			hpack.HeaderField{Name: "grpc-accept-encoding", Value: compress.Names()})
 		fields = statusFields(fields, st)
-		w.Headers = appendMD(fields, s.trailer)
-		w.EndStream = true
+		headers = appendMD(fields, s.trailer)
 	} else {
 		if !s.headerSent {
-			w.Headers = s.responseHeaders()
+			headers = s.responseHeaders()
 		}
-		w.Data, w.Buf = data, buf
 		// The response headers, if any, took fieldBuf; trailers get their own.
 		fields := s.trailerBuf[:0]
-		w.Trailers = appendMD(statusFields(fields, st), s.trailer)
+		trailers = appendMD(statusFields(fields, st), s.trailer)
+	}
+	if st := s.oversizedHeaders(headers, trailers); st != nil {
+		putBuf(buf)
+		s.release()
+		s.reset(st, true, http2.ErrCodeInternal)
+		return st.Err()
+	}
+	if !s.ended.CompareAndSwap(false, true) {
+		putBuf(buf)
+		s.release()
+		return s.sendErr()
+	}
+	w := controlbuf.NewWrite()
+	w.Headers, w.Trailers = headers, trailers
+	if trailersOnly {
+		w.EndStream = true
+	} else {
+		w.Data, w.Buf = data, buf
 	}
 	s.headerSent = true
 	state, _ := s.Transition(stream.EvSendEnd)

@@ -266,11 +266,18 @@ func (s *Stream) SendMsg(data []byte, buf *[]byte, last bool) error {
 		putBuf(buf)
 		return s.endedErr()
 	}
-	w := controlbuf.NewWrite()
+	var headers []hpack.HeaderField
 	if !s.conn.client && !s.headerSent {
-		w.Headers = s.responseHeaders()
+		headers = s.responseHeaders()
+		if st := s.oversizedHeaders(headers); st != nil {
+			putBuf(buf)
+			s.reset(st, true, http2.ErrCodeInternal)
+			return st.Err()
+		}
 		s.headerSent = true
 	}
+	w := controlbuf.NewWrite()
+	w.Headers = headers
 	w.Data, w.Buf = data, buf
 	if s.conn.client && last {
 		w.EndStream = true

@@ -22,6 +22,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // server echoes every message and ends with OK.
 func pair(t *testing.T, scfg ServerConfig) (*Conn, *Conn) {
 	t.Helper()
+	return pairWith(t, scfg, ClientConfig{Authority: "test"})
+}
+
+// pairWith is pair with the client's configuration.
+func pairWith(t *testing.T, scfg ServerConfig, ccfg ClientConfig) (*Conn, *Conn) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer lis.Close()
@@ -42,7 +48,7 @@ func pair(t *testing.T, scfg ServerConfig) (*Conn, *Conn) {
 		}
 		srvCh <- c
 	}()
-	cc := dialClient(t, lis.Addr().String())
+	cc := dialClientWith(t, lis.Addr().String(), ccfg)
 	sc := <-srvCh
 	require.NotNil(t, sc)
 	t.Cleanup(func() {
@@ -57,11 +63,17 @@ func pair(t *testing.T, scfg ServerConfig) (*Conn, *Conn) {
 // dialClient opens a client Conn to addr.
 func dialClient(t *testing.T, addr string) *Conn {
 	t.Helper()
+	return dialClientWith(t, addr, ClientConfig{Authority: "test"})
+}
+
+// dialClientWith opens a client Conn to addr with cfg.
+func dialClientWith(t *testing.T, addr string, cfg ClientConfig) *Conn {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cc, err := NewClientConn(ctx, nc, ClientConfig{Authority: "test"})
+	cc, err := NewClientConn(ctx, nc, cfg)
 	require.NoError(t, err)
 	return cc
 }
