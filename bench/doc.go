@@ -21,10 +21,17 @@
 // calls carry no deadline and no metadata.
 //
 // Pairs run interleaved: round 1 measures each pair once, then round 2, and
-// so on (-rounds, default 3), each after a short unmeasured warm-up on a
-// fresh server and fresh connections; the report gives the median of each
-// metric over the rounds, so slow drift of the machine falls on every pair
-// alike.
+// so on (-rounds, default 3, each round starting with the next pair), each
+// after a short unmeasured warm-up on a fresh server and fresh
+// connections; the report gives the median of each metric over the rounds
+// without errors, so slow drift of the machine falls on every pair alike.
+//
+// A measurement counts a steady window: it opens once every worker has
+// finished one operation at full concurrency, lasts -duration (or as long
+// as that first wave took, if longer: large calls at c=1024 move in
+// waves), and counts the operations that end inside it; CPU time and
+// allocations are read at its edges, and calls still running when it
+// closes are cancelled, not counted.
 //
 // Workloads (-workloads takes names, kinds or globs):
 //
