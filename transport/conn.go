@@ -138,7 +138,8 @@ type Conn struct {
 	lastPeerID  uint32 // highest stream id the peer opened
 	nextID      uint32 // client: next stream id
 	maxStreams  uint32 // client: peer's SETTINGS_MAX_CONCURRENT_STREAMS
-	activeCount uint32 // client: open streams; server: running handlers
+	activeCount uint32 // client: open streams; server: streams holding a handler slot
+	closedHeld  uint32 // server: of those, streams reset while their handler finishes
 	// slotFree is signalled when a slot frees: on a client, a stream
 	// slot callers wait for; on a server, a handler slot the reader
 	// waits for (made when it first does).

@@ -135,8 +135,9 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		return nil
 	}
 	if max := c.cfg.MaxConcurrentStreams; max > 0 {
-		// Open streams past the limit we advertised: the peer broke it.
-		if uint32(len(c.streams)) >= max {
+		// Open streams (including those whose end loopy has still to
+		// write) past the limit we advertised: the peer broke it.
+		if c.activeCount-c.closedHeld >= max {
 			c.mu.Unlock()
 			c.noteReset(id)
 			c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: id, Code: http2.ErrCodeRefusedStream})
@@ -292,7 +293,7 @@ func (c *Conn) refuseMalformed(s *Stream, _ string) error {
 	s.ended.Store(true)
 	c.noteReset(s.ID())
 	c.put(controlbuf.Item{Kind: controlbuf.KindRSTStream, StreamID: s.ID(), Code: http2.ErrCodeProtocol})
-	c.handlerFinished()
+	c.handlerFinished(nil)
 	return nil
 }
 
@@ -409,15 +410,18 @@ func (s *Stream) finishHandler() {
 // last one frees it.
 func (s *Stream) release() {
 	if s.refs.Add(-1) == 0 {
-		s.conn.handlerFinished()
+		s.conn.handlerFinished(s)
 	}
 }
 
 // handlerFinished frees a handler slot, closing a draining connection
 // that has nothing left to do.
-func (c *Conn) handlerFinished() {
+func (c *Conn) handlerFinished(s *Stream) {
 	c.mu.Lock()
 	c.activeCount--
+	if s != nil && s.closedHeld {
+		c.closedHeld--
+	}
 	if c.activeCount == 0 {
 		c.idleSince.Store(c.clock())
 	}
@@ -432,6 +436,18 @@ func (c *Conn) handlerFinished() {
 	if closeNow {
 		c.closeAfterFlush()
 	}
+}
+
+// closedWhileHeld records that s, a server stream, was reset: if it still
+// holds its slot (its handler has not returned), the slot no longer
+// stands for an open stream.
+func (c *Conn) closedWhileHeld(s *Stream) {
+	c.mu.Lock()
+	if s.refs.Load() > 0 && !s.closedHeld {
+		s.closedHeld = true
+		c.closedHeld++
+	}
+	c.mu.Unlock()
 }
 
 // drainReady reports, with c.mu held, whether a draining connection may

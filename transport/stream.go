@@ -75,6 +75,10 @@ type Stream struct {
 	handlerDone    atomic.Bool
 	startFn        func(*Stream) // reader goroutine only: see StartOnMessage
 	refs           atomic.Int32  // holds on the stream's slot, see release
+	// closedHeld: the stream was reset while it held its slot (its
+	// handler still finishing), so it no longer counts as open. Guarded
+	// by conn.mu.
+	closedHeld bool
 
 	// Client role.
 	hmu         sync.Mutex
@@ -139,6 +143,9 @@ func (s *Stream) reset(st *status.Status, sendRST bool, code http2.ErrCode) {
 	}
 	s.Transition(stream.EvReset)
 	s.conn.removeStream(s)
+	if !s.conn.client {
+		s.conn.closedWhileHeld(s)
+	}
 	s.finishRecv(st, nil, false)
 	s.conn.put(controlbuf.Item{Kind: controlbuf.KindCleanup, Stream: &s.Out, StreamID: s.ID(), Reset: sendRST, Code: code})
 	if s.reject != nil {
