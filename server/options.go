@@ -24,6 +24,7 @@ type options struct {
 	maxHeaderListSize    uint32
 	keepalive            keepalive.ServerParameters
 	policy               keepalive.EnforcementPolicy
+	waitForHandlers      bool
 }
 
 func defaultOptions() options {
@@ -59,6 +60,15 @@ func MaxSendMsgSize(n int) Option { return func(o *options) { o.maxSendMsgSize =
 // unlimited.
 func MaxConcurrentStreams(n uint32) Option {
 	return func(o *options) { o.maxConcurrentStreams = n }
+}
+
+// WaitForHandlers makes Stop wait, after closing every connection and
+// cancelling the handlers' contexts, until every running handler has
+// returned. Default false, as in grpc-go: Stop returns once the
+// connections are closed, and a handler that ignores its context finishes
+// on its own.
+func WaitForHandlers(wait bool) Option {
+	return func(o *options) { o.waitForHandlers = wait }
 }
 
 // ChainUnaryInterceptor adds unary interceptors; the first given is the

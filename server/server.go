@@ -276,8 +276,10 @@ func (s *Server) worker(st *transport.Stream) {
 }
 
 // Stop closes every listener and connection at once; running handlers see
-// their contexts cancelled. It returns once every connection and handler
-// has finished.
+// their contexts cancelled. It returns once every connection has closed,
+// and with WaitForHandlers(true) once every handler has returned too;
+// otherwise handlers still running finish on their own, and the server's
+// idle workers exit after them.
 func (s *Server) Stop() {
 	conns := s.shutdown()
 	// All at once: each may wait up to a second for a peer that does not
@@ -287,7 +289,12 @@ func (s *Server) Stop() {
 		wg.Go(c.GoAwayAndClose)
 	}
 	wg.Wait()
-	s.wait()
+	if s.opts.waitForHandlers {
+		s.wait()
+		return
+	}
+	s.connWG.Wait()
+	go s.wait()
 }
 
 // GracefulStop stops accepting connections and calls, lets every call

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,5 +214,59 @@ func TestStopDoesNotWaitForStuckClientsInTurn(t *testing.T) {
 	case <-stopped:
 	case <-time.After(stuck * time.Second * 2 / 3):
 		t.Fatalf("Stop is still waiting on %d stuck clients after %v", stuck, stuck*time.Second*2/3)
+	}
+}
+
+// TestStopAndHandlersThatIgnoreTheirContext: Stop cancels every handler's
+// context and closes the connections; a handler that goes on regardless
+// does not hold Stop up (as in grpc-go), unless WaitForHandlers(true)
+// asks Stop to wait for it.
+func TestStopAndHandlersThatIgnoreTheirContext(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "WaitForHandlers"}[wait], func(t *testing.T) {
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			var once sync.Once
+			unblock := func() { once.Do(func() { close(release) }) }
+			desc := server.ServiceDesc{ServiceName: "test.Stubborn", Methods: []server.MethodDesc{{
+				MethodName: "Call",
+				Handler: func(_ any, ctx context.Context, dec func(any) error, _ server.UnaryInterceptor) (any, error) {
+					if err := dec(new(wrapperspb.StringValue)); err != nil {
+						return nil, err
+					}
+					started <- struct{}{}
+					<-release // ignores ctx
+					return wrapperspb.String("late"), nil
+				},
+			}}}
+			s, addr := serveDesc(t, &desc, nil, server.WaitForHandlers(wait))
+			t.Cleanup(unblock)
+			cc := dial(t, addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			go cc.Invoke(ctx, "/test.Stubborn/Call", wrapperspb.String("x"), new(wrapperspb.StringValue))
+			<-started
+
+			stopped := make(chan struct{})
+			go func() { s.Stop(); close(stopped) }()
+			if !wait {
+				select {
+				case <-stopped:
+				case <-time.After(5 * time.Second):
+					t.Fatal("Stop waited for a handler that ignores its context")
+				}
+				return
+			}
+			select {
+			case <-stopped:
+				t.Fatal("Stop returned while a handler still ran, with WaitForHandlers(true)")
+			case <-time.After(300 * time.Millisecond):
+			}
+			unblock()
+			select {
+			case <-stopped:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Stop did not return once the handler had")
+			}
+		})
 	}
 }
