@@ -17,9 +17,10 @@
 //   - cmd/server, cmd/client: interop server and client binaries with the
 //     command-line flags every gRPC implementation's interop binaries take.
 //
-// grpc-go's own interop client and server, h2spec and grpcurl are pinned by
-// the tool directives in go.mod; the tests build them with `go build` from
-// this module. grpcurl_test.go calls the TestService of an in-process h2rpc
-// server with grpcurl (v1.9.4), which reads the service from proto/ since
-// the server offers no reflection.
+// grpc-go's own interop client and server, h2spec, grpcurl and ghz are
+// pinned by the tool directives in go.mod; the tests build them with
+// `go build` from this module. grpcurl_test.go calls the TestService of an
+// in-process h2rpc server with grpcurl (v1.9.4) and ghz_test.go puts a
+// bounded load on it with ghz (v0.121.0); both read the service from proto/,
+// since the server offers no reflection.
 package interop
