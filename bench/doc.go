@@ -28,8 +28,9 @@
 //
 // A measurement counts a steady window: it opens once every worker has
 // finished one operation at full concurrency, lasts -duration (or as long
-// as that first wave took, if longer: large calls at c=1024 move in
-// waves), and counts the operations that end inside it; CPU time and
+// as that first wave took, if longer, up to four times -duration: large
+// calls at c=1024 move in waves), and counts the operations that end
+// inside it; CPU time and
 // allocations are read at its edges, and calls still running when it
 // closes are cancelled, not counted.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -141,7 +142,7 @@ func measure(cfg config, w workload, p pair) sample {
 		// of a fresh process for 128 calls of 1 MiB in flight, without a
 		// full wave of 1024 one-MiB calls before every round.
 		warmers := min(len(f.workers), max(1, (256<<20)/max(w.bytesPerOp(), 1)))
-		if s = runLoad(f, warmers, cfg.warmup, cfg.maxOps, false, nil); s.Errors > 0 {
+		if s = warmUp(f, warmers, cfg.warmup, cfg.maxOps); s.Errors > 0 {
 			s.FirstError = p.Label + " (warm-up): " + s.FirstError
 			return
 		}
@@ -193,12 +194,48 @@ type workerTally struct {
 	hist        *histogram
 }
 
+// warmUp runs the first n workers of f for about d, unmeasured: each stops
+// at its first operation that ends after d, at an error, or after its
+// share of maxOps. It opens connections, grows windows and fills pools.
+func warmUp(f *fixture, n int, d time.Duration, maxOps int) sample {
+	perWorker := max(1, maxOps/n)
+	tallies := make([]workerTally, n)
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i, op := range f.workers[:n] {
+		wg.Go(func() {
+			t := &tallies[i]
+			for range perWorker {
+				if err := op(); err != nil {
+					t.errors++
+					t.err = err
+					return
+				}
+				t.ops++
+				if time.Now().After(deadline) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var s sample
+	for _, t := range tallies {
+		s.Ops += t.ops
+		s.Errors += t.errors
+		if t.err != nil && s.FirstError == "" {
+			s.FirstError = t.err.Error()
+		}
+	}
+	return s
+}
+
 // runLoad runs the first n workers of f and measures a steady window of
 // about d: it opens once every worker has finished its first operation (so
 // connections, windows, pools and the heap have met the full concurrency
 // before anything counts) and closes d later (or as long after as it took
-// to open, if that is longer), or earlier if a worker runs out of its
-// share of maxOps; then it calls abort (if not nil) to end the operations
+// to open, if that is longer, up to 4d), or earlier if a worker runs out
+// of its share of maxOps; then it calls abort (if not nil) to end the operations
 // still running, whose errors do not count. Operations that end inside
 // the window are counted and their latencies recorded; CPU time and
 // allocations are read at both edges. Throughput is then completions per second of steady load,
@@ -289,9 +326,9 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort 
 		t0 = time.Since(base)
 		// When operations take longer than d (large messages at high
 		// concurrency move in waves), a window of d would count a
-		// handful of them: it lasts at least as long as the first
-		// wave took, so that each worker finishes about one in it.
-		d = max(d, t0)
+		// handful of them: it lasts as long as the first wave took, so
+		// that each worker finishes about one in it, up to 4d.
+		d = max(d, min(t0, 4*d))
 		closeAt.Store(int64(t0 + d))
 		openAt.Store(int64(t0))
 		close(opened)

@@ -48,8 +48,9 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 		// Window [30 ms, 130 ms]: completions at 60, 90, 120 ms each.
 		{"steady", 4, 30 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 12},
 		// Worker 0's first call takes 500 ms: the window opens then and
-		// lasts as long, [500, 1000]; every worker completes 50 in it.
-		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 100 * time.Millisecond, 200},
+		// lasts as long, up to 4d: [500, 900]; every worker completes 40
+		// in it.
+		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 100 * time.Millisecond, 160},
 		// One operation takes longer than d: the window lasts as long as
 		// the first wave did, [300, 600], and counts one per worker.
 		{"operation longer than d", 2, 300 * time.Millisecond, 300 * time.Millisecond, 100 * time.Millisecond, 2},
@@ -59,7 +60,7 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := sleeper(tc.workers, tc.each, tc.firstOfZero)
 				s := runLoad(f, tc.workers, tc.d, 1000, true, nil)
-				window := max(tc.d, max(tc.each, tc.firstOfZero))
+				window := max(tc.d, min(max(tc.each, tc.firstOfZero), 4*tc.d))
 				assert.Zero(t, s.Errors, s.FirstError)
 				assert.Equal(t, tc.wantOps, s.Ops)
 				assert.InDelta(t, window.Seconds(), s.Seconds, 1e-9)
@@ -191,4 +192,22 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
+}
+
+// TestWarmUp: the warm-up runs each worker past its duration by at most
+// one operation, with no window, and reports the first error.
+func TestWarmUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := sleeper(3, 30*time.Millisecond, 30*time.Millisecond)
+		start := time.Now()
+		s := warmUp(f, 3, 100*time.Millisecond, 1000)
+		assert.Zero(t, s.Errors, s.FirstError)
+		assert.Equal(t, uint64(3*4), s.Ops) // at 30, 60, 90 and 120 ms
+		assert.Equal(t, 120*time.Millisecond, time.Since(start))
+
+		f.workers[1] = func() error { return errors.New("refused") }
+		s = warmUp(f, 3, 100*time.Millisecond, 1000)
+		assert.Equal(t, uint64(1), s.Errors)
+		assert.Equal(t, "refused", s.FirstError)
+	})
 }
