@@ -190,6 +190,7 @@ func measure(cfg config, w workload, p pair) sample {
 // workerTally is what one worker did in one load run.
 type workerTally struct {
 	ops, errors uint64
+	busy        time.Duration // summed latency of the counted operations
 	err         error
 	hist        *histogram
 }
@@ -235,15 +236,15 @@ func warmUp(f *fixture, n int, d time.Duration, maxOps int) sample {
 // connections, windows, pools and the heap have met the full concurrency
 // before anything counts) and closes d later (or as long after as it took
 // to open, if that is longer, up to 4d), or earlier if a worker runs out
-// of its share of maxOps; then it calls abort (if not nil) to end the operations
-// still running, whose errors do not count. Operations that end inside
-// the window are counted and their latencies recorded; CPU time and
-// allocations are read at both edges. Throughput is then completions per second of steady load,
-// even when one operation takes about as long as d: timing to the last
-// worker's end instead would fold the first cold wave and the draining
-// tail into the figure. Each worker stops at its first operation that ends
-// after the window closes, or at an error. Client and server share the
-// process, so allocations and CPU are theirs together.
+// of its share of maxOps; then it calls abort (if not nil) to end the
+// operations still running, whose errors do not count. Operations that
+// end inside the window are counted and their latencies recorded; CPU
+// time and allocations are read at both edges. Throughput is that of
+// steady load (see the end): timing to the last worker's end instead
+// would fold the first cold wave and the draining tail into the figure.
+// Each worker stops at its first operation that ends after the window
+// closes, or at an error. Client and server share the process, so
+// allocations and CPU are theirs together.
 func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort func()) sample {
 	perWorker := max(1, maxOps/n)
 	tallies := make([]workerTally, n)
@@ -296,6 +297,7 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort 
 				}
 				if int64(end) > openAt.Load() {
 					t.ops++
+					t.busy += end - begin
 					if t.hist != nil {
 						t.hist.record(end - begin)
 					}
@@ -373,14 +375,26 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort 
 		}
 		return s
 	}
+	// Throughput by Little's law: n workers, each always in one
+	// operation, complete n per mean latency. Over a long window this
+	// is the count of completions per second; when one operation takes
+	// about as long as the window, the count depends on where the
+	// window falls among waves of completions, and the mean latency of
+	// those that did complete does not. Per-operation costs are the
+	// window's rates divided by it.
+	var busy time.Duration
+	for _, t := range tallies {
+		busy += t.busy
+	}
 	ops := float64(s.Ops)
-	s.OpsPerSec = ops / s.Seconds
+	s.OpsPerSec = float64(n) * ops / busy.Seconds()
+	perOp := 1 / (s.OpsPerSec * s.Seconds) // one operation's share of the window
 	s.P50us = all.quantile(0.50) / 1e3
 	s.P90us = all.quantile(0.90) / 1e3
 	s.P99us = all.quantile(0.99) / 1e3
-	s.AllocsPerOp = float64(m1.Mallocs-m0.Mallocs) / ops
-	s.BytesPerOp = float64(m1.TotalAlloc-m0.TotalAlloc) / ops
-	s.CPUusPerOp = float64(cpu1-cpu0) / float64(time.Microsecond) / ops
+	s.AllocsPerOp = float64(m1.Mallocs-m0.Mallocs) * perOp
+	s.BytesPerOp = float64(m1.TotalAlloc-m0.TotalAlloc) * perOp
+	s.CPUusPerOp = float64(cpu1-cpu0) / float64(time.Microsecond) * perOp
 	return s
 }
 
