@@ -22,17 +22,20 @@
 //
 // Pairs run interleaved: round 1 measures each pair once, then round 2, and
 // so on (-rounds, default 3, each round starting with the next pair), each
-// after a short unmeasured warm-up on a fresh server and fresh
-// connections; the report gives the median of each metric over the rounds
-// without errors, so slow drift of the machine falls on every pair alike.
+// on a fresh server and fresh connections; the report gives the median of
+// each metric over the rounds without errors, so slow drift of the machine
+// falls on every pair alike.
 //
-// A measurement counts a steady window: it opens once every worker has
-// finished one operation at full concurrency, lasts -duration (or as long
-// as that first wave took, if longer, up to four times -duration: large
-// calls at c=1024 move in waves), and counts the operations that end
-// inside it; CPU time and
-// allocations are read at its edges, and calls still running when it
-// closes are cancelled, not counted.
+// A measurement counts a steady window. The load starts at full
+// concurrency; the window opens once every worker has finished one
+// operation and at least -warmup has passed, lasts -duration (or as long
+// as it took to open, if longer: large calls at c=1024 move in waves, and
+// the window must hold about one), and counts the operations that end
+// inside it. Throughput is the number of workers over the mean latency of
+// those operations (Little's law; over a long window, the count per
+// second); CPU time and allocations are read at the window's edges and
+// divided by it. Calls still running when the window closes are
+// cancelled, not counted.
 //
 // Workloads (-workloads takes names, kinds or globs):
 //

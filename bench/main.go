@@ -35,7 +35,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&o.quick, "quick", false, "run a subset with short measurements (under 2 minutes on 2 cores)")
 	fs.DurationVar(&o.duration, "duration", 0, "measured time per pair, workload and round (default 250ms with -quick, 500ms otherwise)")
-	fs.DurationVar(&o.warmup, "warmup", 0, "unmeasured load before each measurement (default a quarter of -duration, at most 150ms)")
+	fs.DurationVar(&o.warmup, "warmup", 0, "unmeasured load, at least, before each measurement's window opens (default a quarter of -duration, at most 150ms)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds per workload; the pairs run interleaved within each round and medians are reported")
 	fs.StringVar(&o.pairs, "pairs", "", "comma-separated pairs to run: h2rpc, grpc, h2rpc-grpc, grpc-h2rpc, raw (default all; only h2rpc with a profile flag)")
 	fs.StringVar(&o.workloads, "workloads", "", "comma-separated workload names, kinds (unary, pingpong, sstream, cstream, connsetup, idle) or globs (unary-*-c1); picks from the full list")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -137,20 +136,8 @@ func measure(cfg config, w workload, p pair) sample {
 			s = fail(err)
 			return
 		}
-		// Warm up with as many workers as fit in about 256 MiB of payload:
-		// enough to open the connections, grow windows and fill the pools
-		// of a fresh process for 128 calls of 1 MiB in flight, without a
-		// full wave of 1024 one-MiB calls before every round.
-		warmers := min(len(f.workers), max(1, (256<<20)/max(w.bytesPerOp(), 1)))
-		if s = warmUp(f, warmers, cfg.warmup, cfg.maxOps); s.Errors > 0 {
-			s.FirstError = p.Label + " (warm-up): " + s.FirstError
-			return
-		}
-		runtime.GC()
-		s = runLoad(f, len(f.workers), cfg.duration, cfg.maxOps, true, abort)
-		if s.Seconds > 0 {
-			s.MBPerSec = float64(s.Ops) * float64(w.bytesPerOp()) / s.Seconds / 1e6
-		}
+		s = runLoad(f, len(f.workers), cfg.warmup, cfg.duration, cfg.maxOps, true, abort)
+		s.MBPerSec = s.OpsPerSec * float64(w.bytesPerOp()) / 1e6
 		if s.FirstError != "" {
 			s.FirstError = p.Label + ": " + s.FirstError
 		}
@@ -195,57 +182,22 @@ type workerTally struct {
 	hist        *histogram
 }
 
-// warmUp runs the first n workers of f for about d, unmeasured: each stops
-// at its first operation that ends after d, at an error, or after its
-// share of maxOps. It opens connections, grows windows and fills pools.
-func warmUp(f *fixture, n int, d time.Duration, maxOps int) sample {
-	perWorker := max(1, maxOps/n)
-	tallies := make([]workerTally, n)
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for i, op := range f.workers[:n] {
-		wg.Go(func() {
-			t := &tallies[i]
-			for range perWorker {
-				if err := op(); err != nil {
-					t.errors++
-					t.err = err
-					return
-				}
-				t.ops++
-				if time.Now().After(deadline) {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	var s sample
-	for _, t := range tallies {
-		s.Ops += t.ops
-		s.Errors += t.errors
-		if t.err != nil && s.FirstError == "" {
-			s.FirstError = t.err.Error()
-		}
-	}
-	return s
-}
-
 // runLoad runs the first n workers of f and measures a steady window of
-// about d: it opens once every worker has finished its first operation (so
-// connections, windows, pools and the heap have met the full concurrency
-// before anything counts) and closes d later (or as long after as it took
-// to open, if that is longer, up to 4d), or earlier if a worker runs out
-// of its share of maxOps; then it calls abort (if not nil) to end the
-// operations still running, whose errors do not count. Operations that
-// end inside the window are counted and their latencies recorded; CPU
-// time and allocations are read at both edges. Throughput is that of
-// steady load (see the end): timing to the last worker's end instead
-// would fold the first cold wave and the draining tail into the figure.
-// Each worker stops at its first operation that ends after the window
-// closes, or at an error. Client and server share the process, so
-// allocations and CPU are theirs together.
-func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort func()) sample {
+// about d: it opens once every worker has finished its first operation and
+// at least warm has passed (so connections, windows, pools and the heap
+// have met the full concurrency before anything counts: the warm-up), and
+// closes d later, or as long after as it took to open if that is longer
+// (large calls at high concurrency move in waves, and the window must hold
+// about one), or earlier if a worker runs out of its share of maxOps; then
+// it calls abort (if not nil) to end the operations still running, whose
+// errors do not count. Operations that end inside the window are counted
+// and their latencies recorded; CPU time and allocations are read at both
+// edges. Timing to the last worker's end instead would fold the first cold
+// wave and the draining tail into the figures. Each worker stops at its
+// first operation that ends after the window closes, or at an error.
+// Client and server share the process, so allocations and CPU are theirs
+// together.
+func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, abort func()) sample {
 	perWorker := max(1, maxOps/n)
 	tallies := make([]workerTally, n)
 	if record {
@@ -323,14 +275,17 @@ func runLoad(f *fixture, n int, d time.Duration, maxOps int, record bool, abort 
 		finished++
 	}
 	if finished == 0 {
+		if left := warm - time.Since(base); left > 0 {
+			time.Sleep(left)
+		}
 		runtime.ReadMemStats(&m0)
 		cpu0 = cpuTime()
 		t0 = time.Since(base)
 		// When operations take longer than d (large messages at high
-		// concurrency move in waves), a window of d would count a
-		// handful of them: it lasts as long as the first wave took, so
-		// that each worker finishes about one in it, up to 4d.
-		d = max(d, min(t0, 4*d))
+		// concurrency move in waves), a window of d would see only the
+		// calls that happen to end in it: it lasts as long as the first
+		// wave took, so that each worker finishes about one in it.
+		d = max(d, t0)
 		closeAt.Store(int64(t0 + d))
 		openAt.Store(int64(t0))
 		close(opened)

@@ -42,25 +42,28 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 		name              string
 		workers           int
 		each, firstOfZero time.Duration
-		d                 time.Duration
+		warm, d           time.Duration
 		wantOps           uint64
+		window            time.Duration
 	}{
 		// Window [30 ms, 130 ms]: completions at 60, 90, 120 ms each.
-		{"steady", 4, 30 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 12},
+		{"steady", 4, 30 * time.Millisecond, 30 * time.Millisecond, 0, 100 * time.Millisecond, 12, 100 * time.Millisecond},
+		// The warm-up holds the window back to [100, 200]: completions
+		// at 120, 150, 180 ms each.
+		{"warm-up", 4, 30 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 12, 100 * time.Millisecond},
 		// Worker 0's first call takes 500 ms: the window opens then and
-		// lasts as long, up to 4d: [500, 900]; every worker completes 40
-		// in it.
-		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 100 * time.Millisecond, 160},
+		// lasts as long, [500, 1000]; every worker completes 50 in it.
+		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 0, 100 * time.Millisecond, 200, 500 * time.Millisecond},
 		// One operation takes longer than d: the window lasts as long as
 		// the first wave did, [300, 600], and counts one per worker.
-		{"operation longer than d", 2, 300 * time.Millisecond, 300 * time.Millisecond, 100 * time.Millisecond, 2},
+		{"operation longer than d", 2, 300 * time.Millisecond, 300 * time.Millisecond, 0, 100 * time.Millisecond, 2, 300 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := sleeper(tc.workers, tc.each, tc.firstOfZero)
-				s := runLoad(f, tc.workers, tc.d, 1000, true, nil)
-				window := max(tc.d, min(max(tc.each, tc.firstOfZero), 4*tc.d))
+				s := runLoad(f, tc.workers, tc.warm, tc.d, 1000, true, nil)
+				window := tc.window
 				assert.Zero(t, s.Errors, s.FirstError)
 				assert.Equal(t, tc.wantOps, s.Ops)
 				assert.InDelta(t, window.Seconds(), s.Seconds, 1e-9)
@@ -82,7 +85,7 @@ func TestRunLoadBoundsOperations(t *testing.T) {
 		calls := 0
 		inner := f.workers[1]
 		f.workers[1] = func() error { calls++; return inner() }
-		s := runLoad(f, 2, time.Second, 20, true, nil)
+		s := runLoad(f, 2, 0, time.Second, 20, true, nil)
 		// Worker 1 did 10 calls before the window opened at 50 ms (then
 		// waited) and 10 in it, to 60 ms, where it closed the window;
 		// worker 0's first call ended as the window opened (not
@@ -110,7 +113,7 @@ func TestRunLoadAbortsTheTail(t *testing.T) {
 			})
 		}
 		start := time.Now()
-		s := runLoad(f, 3, 100*time.Millisecond, 1000, true, cancel)
+		s := runLoad(f, 3, 0, 100*time.Millisecond, 1000, true, cancel)
 		assert.Zero(t, s.Errors, s.FirstError)
 		assert.Equal(t, uint64(3*3), s.Ops) // at 60, 90 and 120 ms
 		assert.Equal(t, 130*time.Millisecond, time.Since(start), "returned when the window closed")
@@ -123,7 +126,7 @@ func TestRunLoadFailedFirstOperation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := sleeper(3, time.Millisecond, time.Millisecond)
 		f.workers[2] = func() error { time.Sleep(time.Millisecond); return errors.New("refused") }
-		s := runLoad(f, 3, time.Second, 1000, true, nil)
+		s := runLoad(f, 3, 0, time.Second, 1000, true, nil)
 		assert.Equal(t, uint64(1), s.Errors)
 		assert.Equal(t, "refused", s.FirstError)
 	})
@@ -194,22 +197,4 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
-}
-
-// TestWarmUp: the warm-up runs each worker past its duration by at most
-// one operation, with no window, and reports the first error.
-func TestWarmUp(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := sleeper(3, 30*time.Millisecond, 30*time.Millisecond)
-		start := time.Now()
-		s := warmUp(f, 3, 100*time.Millisecond, 1000)
-		assert.Zero(t, s.Errors, s.FirstError)
-		assert.Equal(t, uint64(3*4), s.Ops) // at 30, 60, 90 and 120 ms
-		assert.Equal(t, 120*time.Millisecond, time.Since(start))
-
-		f.workers[1] = func() error { return errors.New("refused") }
-		s = warmUp(f, 3, 100*time.Millisecond, 1000)
-		assert.Equal(t, uint64(1), s.Errors)
-		assert.Equal(t, "refused", s.FirstError)
-	})
 }
