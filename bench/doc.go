@@ -28,9 +28,9 @@
 //
 // A measurement counts a steady window. The load starts at full
 // concurrency; the window opens once every worker has finished one
-// operation and at least -warmup has passed, lasts -duration (or as long
-// as it took to open, if longer: large calls at c=1024 move in waves, and
-// the window must hold about one), and counts the operations that end
+// operation and at least -warmup has passed, lasts -duration (or half as
+// long as it took to open, if longer: large calls at c=1024 move in waves,
+// and the window must hold about one), and counts the operations that end
 // inside it. Throughput is the number of workers over the mean latency of
 // those operations (Little's law; over a long window, the count per
 // second); CPU time and allocations are read at the window's edges and

@@ -186,9 +186,9 @@ type workerTally struct {
 // about d: it opens once every worker has finished its first operation and
 // at least warm has passed (so connections, windows, pools and the heap
 // have met the full concurrency before anything counts: the warm-up), and
-// closes d later, or as long after as it took to open if that is longer
-// (large calls at high concurrency move in waves, and the window must hold
-// about one), or earlier if a worker runs out of its share of maxOps; then
+// closes d later, or half as long after as it took to open if that is
+// longer (large calls at high concurrency move in waves, and the window
+// must hold about one), or earlier if a worker runs out of its share of maxOps; then
 // it calls abort (if not nil) to end the operations still running, whose
 // errors do not count. Operations that end inside the window are counted
 // and their latencies recorded; CPU time and allocations are read at both
@@ -283,9 +283,10 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 		t0 = time.Since(base)
 		// When operations take longer than d (large messages at high
 		// concurrency move in waves), a window of d would see only the
-		// calls that happen to end in it: it lasts as long as the first
-		// wave took, so that each worker finishes about one in it.
-		d = max(d, t0)
+		// calls that happen to end in it: it lasts half as long as the
+		// first wave took (the first is cold; a steady one takes about
+		// that long), so that each worker finishes about one in it.
+		d = max(d, t0/2)
 		closeAt.Store(int64(t0 + d))
 		openAt.Store(int64(t0))
 		close(opened)

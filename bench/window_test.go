@@ -52,11 +52,12 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 		// at 120, 150, 180 ms each.
 		{"warm-up", 4, 30 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 12, 100 * time.Millisecond},
 		// Worker 0's first call takes 500 ms: the window opens then and
-		// lasts as long, [500, 1000]; every worker completes 50 in it.
-		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 0, 100 * time.Millisecond, 200, 500 * time.Millisecond},
-		// One operation takes longer than d: the window lasts as long as
-		// the first wave did, [300, 600], and counts one per worker.
-		{"operation longer than d", 2, 300 * time.Millisecond, 300 * time.Millisecond, 0, 100 * time.Millisecond, 2, 300 * time.Millisecond},
+		// lasts half as long, [500, 750]; every worker completes 25 in it.
+		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 0, 100 * time.Millisecond, 100, 250 * time.Millisecond},
+		// One operation takes longer than d: the window lasts half as
+		// long as the first wave did, [600, 900] with a first wave of
+		// 600 ms, and counts one per worker.
+		{"operation longer than d", 2, 300 * time.Millisecond, 600 * time.Millisecond, 0, 100 * time.Millisecond, 2, 300 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
