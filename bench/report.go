@@ -110,6 +110,11 @@ func printWorkload(w io.Writer, r workloadResult) {
 			100*pr.Spread, times(pr.ThroughputVsGRPC), times(pr.P50VsGRPC))
 	}
 	for _, pr := range r.Results {
+		if pr.Median.Wave {
+			fmt.Fprintf(w, "  ~ %s: one wave of %d calls started together, not a steady load: its figures are the wave's\n", pr.Pair.Label, wl.Concurrency)
+		}
+	}
+	for _, pr := range r.Results {
 		if pr.Median.Errors > 0 {
 			fmt.Fprintf(w, "  ! %s: %d errors, %d of %d rounds counted; first: %s\n",
 				pr.Pair.Label, pr.Median.Errors, len(clean(pr.Rounds)), len(pr.Rounds), pr.Median.FirstError)

@@ -177,6 +177,8 @@ func measure(cfg config, w workload, p pair) sample {
 // workerTally is what one worker did in one load run.
 type workerTally struct {
 	ops, errors uint64
+	preOps      uint64        // operations that ended before the window opened
+	inWindow    bool          // hist holds only operations in the window
 	busy        time.Duration // summed latency of the counted operations
 	err         error
 	hist        *histogram
@@ -193,7 +195,9 @@ type workerTally struct {
 // errors do not count. Operations that end inside the window are counted
 // and their latencies recorded; CPU time and allocations are read at both
 // edges. Timing to the last worker's end instead would fold the first cold
-// wave and the draining tail into the figures. Each worker stops at its
+// wave and the draining tail into the figures. When the first wave takes
+// longer than four times d, no affordable window holds a steady share of
+// the calls, and the sample is that wave instead (Wave). Each worker stops at its
 // first operation that ends after the window closes, or at an error.
 // Client and server share the process, so allocations and CPU are theirs
 // together.
@@ -247,25 +251,39 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 					t.err = err
 					return
 				}
-				if int64(end) > openAt.Load() {
-					t.ops++
-					t.busy += end - begin
+				if int64(end) <= openAt.Load() {
+					// Before the window: kept for a wave (see below).
+					t.preOps++
 					if t.hist != nil {
 						t.hist.record(end - begin)
 					}
-					if t.ops == uint64(perWorker) {
-						exhausted <- struct{}{}
-						return
-					}
+					begin = end
+					continue
+				}
+				if !t.inWindow && t.hist != nil {
+					*t.hist = histogram{} // the window's alone from here
+				}
+				t.inWindow = true
+				t.ops++
+				t.busy += end - begin
+				if t.hist != nil {
+					t.hist.record(end - begin)
+				}
+				if t.ops == uint64(perWorker) {
+					exhausted <- struct{}{}
+					return
 				}
 				begin = end
 			}
 		}()
 	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := cpuTime()
+	var cpu1, t0, t1 time.Duration
+	wave := false
 	close(start)
 
-	var m0, m1 runtime.MemStats
-	var cpu0, cpu1, t0, t1 time.Duration
 	finished := 0
 	select {
 	case <-allFirst:
@@ -274,18 +292,34 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 		// the load never became steady.
 		finished++
 	}
-	if finished == 0 {
+	if first := time.Since(base); finished == 0 && first > max(4*d, warm) {
+		// One wave took longer than four windows: large calls at high
+		// concurrency, started together, that complete in waves of
+		// seconds. No window the run can afford holds a steady share
+		// of them, so this measures the wave itself: every call that
+		// ended since the start, over the time the last worker's first
+		// call took.
+		wave = true
+		closeAt.Store(int64(first))
+		close(opened)
+		t1 = first
+		cpu1 = cpuTime()
+		runtime.ReadMemStats(&m1)
+		if abort != nil {
+			aborted.Store(true)
+			abort()
+		}
+	} else if finished == 0 {
 		if left := warm - time.Since(base); left > 0 {
 			time.Sleep(left)
 		}
 		runtime.ReadMemStats(&m0)
 		cpu0 = cpuTime()
 		t0 = time.Since(base)
-		// When operations take longer than d (large messages at high
-		// concurrency move in waves), a window of d would see only the
-		// calls that happen to end in it: it lasts half as long as the
-		// first wave took (the first is cold; a steady one takes about
-		// that long), so that each worker finishes about one in it.
+		// When operations take longer than d, a window of d would see
+		// only the calls that happen to end in it: it lasts half as
+		// long as the first wave took (the first is cold; a steady one
+		// takes about that long).
 		d = max(d, t0/2)
 		closeAt.Store(int64(t0 + d))
 		openAt.Store(int64(t0))
@@ -315,6 +349,9 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 	var s sample
 	all := new(histogram)
 	for _, t := range tallies {
+		if wave {
+			t.ops = t.preOps
+		}
 		s.Ops += t.ops
 		s.Errors += t.errors
 		if t.err != nil && s.FirstError == "" {
@@ -329,6 +366,18 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 		if s.Errors == 0 {
 			s.Errors, s.FirstError = 1, "bench: no operation completed"
 		}
+		return s
+	}
+	if wave {
+		ops := float64(s.Ops)
+		s.Wave = true
+		s.OpsPerSec = ops / s.Seconds
+		s.P50us = all.quantile(0.50) / 1e3
+		s.P90us = all.quantile(0.90) / 1e3
+		s.P99us = all.quantile(0.99) / 1e3
+		s.AllocsPerOp = float64(m1.Mallocs-m0.Mallocs) / ops
+		s.BytesPerOp = float64(m1.TotalAlloc-m0.TotalAlloc) / ops
+		s.CPUusPerOp = float64(cpu1-cpu0) / float64(time.Microsecond) / ops
 		return s
 	}
 	// Throughput by Little's law: n workers, each always in one

@@ -79,6 +79,9 @@ type sample struct {
 	BytesPerOp  float64 `json:"bytes_per_op"`  // client and server together
 	CPUusPerOp  float64 `json:"cpu_us_per_op"` // whole process: client and server
 	FirstError  string  `json:"first_error,omitempty"`
+	// Wave: one wave of calls started together was measured, not a
+	// steady window (see runLoad).
+	Wave bool `json:"wave,omitempty"`
 }
 
 // clean is the rounds that ran without an error: only they count towards
@@ -101,6 +104,7 @@ func summarize(rounds []sample) sample {
 	for _, r := range rounds {
 		s.Ops += r.Ops
 		s.Errors += r.Errors
+		s.Wave = s.Wave || r.Wave
 		if s.FirstError == "" {
 			s.FirstError = r.FirstError
 		}

@@ -53,11 +53,11 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 		{"warm-up", 4, 30 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 12, 100 * time.Millisecond},
 		// Worker 0's first call takes 500 ms: the window opens then and
 		// lasts half as long, [500, 750]; every worker completes 25 in it.
-		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 0, 100 * time.Millisecond, 100, 250 * time.Millisecond},
+		{"slow first wave", 4, 10 * time.Millisecond, 500 * time.Millisecond, 0, 150 * time.Millisecond, 100, 250 * time.Millisecond},
 		// One operation takes longer than d: the window lasts half as
 		// long as the first wave did, [600, 900] with a first wave of
 		// 600 ms, and counts one per worker.
-		{"operation longer than d", 2, 300 * time.Millisecond, 600 * time.Millisecond, 0, 100 * time.Millisecond, 2, 300 * time.Millisecond},
+		{"operation longer than d", 2, 300 * time.Millisecond, 600 * time.Millisecond, 0, 200 * time.Millisecond, 2, 300 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,6 +75,29 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRunLoadMeasuresAWave: when the first wave takes longer than four
+// windows, the sample is the wave: every call that ended by the time the
+// last first call did, over that time, marked as a wave.
+func TestRunLoadMeasuresAWave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Worker 0's first call takes 500 ms, the others' 100 ms each:
+		// by 500 ms, 1 + 3×5 calls have ended.
+		f := sleeper(4, 100*time.Millisecond, 500*time.Millisecond)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		start := time.Now()
+		s := runLoad(f, 4, 0, 100*time.Millisecond, 1000, true, cancel)
+		assert.Zero(t, s.Errors, s.FirstError)
+		assert.True(t, s.Wave)
+		assert.Equal(t, uint64(16), s.Ops)
+		assert.InDelta(t, 0.5, s.Seconds, 1e-9)
+		assert.InDelta(t, 32.0, s.OpsPerSec, 1e-6)
+		assert.InDelta(t, 100e3, s.P50us, 5e3)
+		assert.Error(t, ctx.Err(), "calls still running were cancelled")
+		assert.Equal(t, 600*time.Millisecond, time.Since(start), "the workers' calls in flight ran out")
+	})
 }
 
 // TestRunLoadBoundsOperations: a worker stops at its share of maxOps in
