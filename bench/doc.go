@@ -35,10 +35,10 @@
 // those operations (Little's law; over a long window, the count per
 // second); CPU time and allocations are read at the window's edges and
 // divided by it. Calls still running when the window closes are
-// cancelled, not counted. When the first wave alone takes longer than
-// four times -duration (1 MiB calls at c=1024: 1 GiB started together),
-// no window the run can afford holds a steady share of the calls; the
-// measurement is then that wave, and the table says so ("one wave").
+// cancelled, not counted. A workload with over 1 GiB in flight (unary
+// 1 MiB at c=1024) completes in waves of seconds, and no window the run
+// can afford holds a steady share of its calls: it is measured as its
+// first wave, and the table says so ("one wave").
 //
 // Workloads (-workloads takes names, kinds or globs):
 //

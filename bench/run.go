@@ -136,7 +136,7 @@ func measure(cfg config, w workload, p pair) sample {
 			s = fail(err)
 			return
 		}
-		s = runLoad(f, len(f.workers), cfg.warmup, cfg.duration, cfg.maxOps, true, abort)
+		s = runLoad(f, len(f.workers), cfg.warmup, cfg.duration, cfg.maxOps, w.waveBound(), abort)
 		s.MBPerSec = s.OpsPerSec * float64(w.bytesPerOp()) / 1e6
 		if s.FirstError != "" {
 			s.FirstError = p.Label + ": " + s.FirstError
@@ -195,19 +195,17 @@ type workerTally struct {
 // errors do not count. Operations that end inside the window are counted
 // and their latencies recorded; CPU time and allocations are read at both
 // edges. Timing to the last worker's end instead would fold the first cold
-// wave and the draining tail into the figures. When the first wave takes
-// longer than four times d, no affordable window holds a steady share of
-// the calls, and the sample is that wave instead (Wave). Each worker stops at its
+// wave and the draining tail into the figures. With wave (workloads that
+// put over 1 GiB in flight), no affordable window holds a steady share of
+// the calls, and the sample is the first wave instead (Wave). Each worker stops at its
 // first operation that ends after the window closes, or at an error.
 // Client and server share the process, so allocations and CPU are theirs
 // together.
-func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, abort func()) sample {
+func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, wave bool, abort func()) sample {
 	perWorker := max(1, maxOps/n)
 	tallies := make([]workerTally, n)
-	if record {
-		for i := range tallies {
-			tallies[i].hist = new(histogram)
-		}
+	for i := range tallies {
+		tallies[i].hist = new(histogram)
 	}
 	start := make(chan struct{})
 	done := make(chan struct{}, n)
@@ -281,7 +279,6 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 	runtime.ReadMemStats(&m0)
 	cpu0 := cpuTime()
 	var cpu1, t0, t1 time.Duration
-	wave := false
 	close(start)
 
 	finished := 0
@@ -292,14 +289,13 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, record bool, 
 		// the load never became steady.
 		finished++
 	}
-	if first := time.Since(base); finished == 0 && first > max(4*d, warm) {
-		// One wave took longer than four windows: large calls at high
-		// concurrency, started together, that complete in waves of
-		// seconds. No window the run can afford holds a steady share
-		// of them, so this measures the wave itself: every call that
-		// ended since the start, over the time the last worker's first
-		// call took.
-		wave = true
+	if finished == 0 && wave {
+		// Large calls at high concurrency, started together, complete
+		// in waves of seconds: no window the run can afford holds a
+		// steady share of them, so this measures the first wave itself:
+		// every call that ended since the start, over the time the last
+		// worker's first call took.
+		first := time.Since(base)
 		closeAt.Store(int64(first))
 		close(opened)
 		t1 = first

@@ -63,7 +63,7 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := sleeper(tc.workers, tc.each, tc.firstOfZero)
-				s := runLoad(f, tc.workers, tc.warm, tc.d, 1000, true, nil)
+				s := runLoad(f, tc.workers, tc.warm, tc.d, 1000, false, nil)
 				window := tc.window
 				assert.Zero(t, s.Errors, s.FirstError)
 				assert.Equal(t, tc.wantOps, s.Ops)
@@ -77,9 +77,9 @@ func TestRunLoadCountsASteadyWindow(t *testing.T) {
 	}
 }
 
-// TestRunLoadMeasuresAWave: when the first wave takes longer than four
-// windows, the sample is the wave: every call that ended by the time the
-// last first call did, over that time, marked as a wave.
+// TestRunLoadMeasuresAWave: for a wave-bound workload the sample is the
+// first wave: every call that ended by the time the last first call did,
+// over that time, marked as a wave.
 func TestRunLoadMeasuresAWave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Worker 0's first call takes 500 ms, the others' 100 ms each:
@@ -88,7 +88,7 @@ func TestRunLoadMeasuresAWave(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		start := time.Now()
-		s := runLoad(f, 4, 0, 100*time.Millisecond, 1000, true, cancel)
+		s := runLoad(f, 4, 0, 100*time.Millisecond, 1000, true, cancel) // as a wave
 		assert.Zero(t, s.Errors, s.FirstError)
 		assert.True(t, s.Wave)
 		assert.Equal(t, uint64(16), s.Ops)
@@ -109,7 +109,7 @@ func TestRunLoadBoundsOperations(t *testing.T) {
 		calls := 0
 		inner := f.workers[1]
 		f.workers[1] = func() error { calls++; return inner() }
-		s := runLoad(f, 2, 0, time.Second, 20, true, nil)
+		s := runLoad(f, 2, 0, time.Second, 20, false, nil)
 		// Worker 1 did 10 calls before the window opened at 50 ms (then
 		// waited) and 10 in it, to 60 ms, where it closed the window;
 		// worker 0's first call ended as the window opened (not
@@ -137,7 +137,7 @@ func TestRunLoadAbortsTheTail(t *testing.T) {
 			})
 		}
 		start := time.Now()
-		s := runLoad(f, 3, 0, 100*time.Millisecond, 1000, true, cancel)
+		s := runLoad(f, 3, 0, 100*time.Millisecond, 1000, false, cancel)
 		assert.Zero(t, s.Errors, s.FirstError)
 		assert.Equal(t, uint64(3*3), s.Ops) // at 60, 90 and 120 ms
 		assert.Equal(t, 130*time.Millisecond, time.Since(start), "returned when the window closed")
@@ -150,7 +150,7 @@ func TestRunLoadFailedFirstOperation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := sleeper(3, time.Millisecond, time.Millisecond)
 		f.workers[2] = func() error { time.Sleep(time.Millisecond); return errors.New("refused") }
-		s := runLoad(f, 3, 0, time.Second, 1000, true, nil)
+		s := runLoad(f, 3, 0, time.Second, 1000, false, nil)
 		assert.Equal(t, uint64(1), s.Errors)
 		assert.Equal(t, "refused", s.FirstError)
 	})
@@ -221,4 +221,16 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
+}
+
+// TestWaveBoundWorkloads: only the workload with over 1 GiB in flight is
+// measured as a wave.
+func TestWaveBoundWorkloads(t *testing.T) {
+	var waves []string
+	for _, w := range allWorkloads() {
+		if w.waveBound() {
+			waves = append(waves, w.Name)
+		}
+	}
+	assert.Equal(t, []string{"unary-1MiB-c1024"}, waves)
 }

@@ -43,6 +43,13 @@ func (w workload) bytesPerOp() int {
 	return 0
 }
 
+// waveBound reports whether w puts more than 1 GiB in flight at once
+// (unary 1 MiB at c=1024): its calls, started together, complete in
+// waves of seconds, and it is measured as one wave (see runLoad).
+func (w workload) waveBound() bool {
+	return w.Concurrency*w.bytesPerOp() > 1<<30
+}
+
 // A pair is a client implementation talking to a server implementation.
 type pair struct {
 	ID     string `json:"id"`    // -pairs filter name
