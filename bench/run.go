@@ -252,21 +252,17 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, wave bool, ab
 				if int64(end) <= openAt.Load() {
 					// Before the window: kept for a wave (see below).
 					t.preOps++
-					if t.hist != nil {
-						t.hist.record(end - begin)
-					}
+					t.hist.record(end - begin)
 					begin = end
 					continue
 				}
-				if !t.inWindow && t.hist != nil {
+				if !t.inWindow {
 					*t.hist = histogram{} // the window's alone from here
 				}
 				t.inWindow = true
 				t.ops++
 				t.busy += end - begin
-				if t.hist != nil {
-					t.hist.record(end - begin)
-				}
+				t.hist.record(end - begin)
 				if t.ops == uint64(perWorker) {
 					exhausted <- struct{}{}
 					return
@@ -343,6 +339,7 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, wave bool, ab
 	}
 
 	var s sample
+	var busy time.Duration
 	all := new(histogram)
 	for _, t := range tallies {
 		if wave {
@@ -353,9 +350,8 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, wave bool, ab
 		if t.err != nil && s.FirstError == "" {
 			s.FirstError = t.err.Error()
 		}
-		if t.hist != nil {
-			all.merge(t.hist)
-		}
+		busy += t.busy
+		all.merge(t.hist)
 	}
 	s.Seconds = (t1 - t0).Seconds()
 	if s.Ops == 0 {
@@ -365,31 +361,21 @@ func runLoad(f *fixture, n int, warm, d time.Duration, maxOps int, wave bool, ab
 		return s
 	}
 	if wave {
-		ops := float64(s.Ops)
 		s.Wave = true
-		s.OpsPerSec = ops / s.Seconds
-		s.P50us = all.quantile(0.50) / 1e3
-		s.P90us = all.quantile(0.90) / 1e3
-		s.P99us = all.quantile(0.99) / 1e3
-		s.AllocsPerOp = float64(m1.Mallocs-m0.Mallocs) / ops
-		s.BytesPerOp = float64(m1.TotalAlloc-m0.TotalAlloc) / ops
-		s.CPUusPerOp = float64(cpu1-cpu0) / float64(time.Microsecond) / ops
-		return s
+		s.OpsPerSec = float64(s.Ops) / s.Seconds
+	} else {
+		// Throughput by Little's law: n workers, each always in one
+		// operation, complete n per mean latency. Over a long window
+		// this is the count of completions per second; when one
+		// operation takes about as long as the window, the count
+		// depends on where the window falls among waves of
+		// completions, and the mean latency of those that did complete
+		// does not.
+		s.OpsPerSec = float64(n) * float64(s.Ops) / busy.Seconds()
 	}
-	// Throughput by Little's law: n workers, each always in one
-	// operation, complete n per mean latency. Over a long window this
-	// is the count of completions per second; when one operation takes
-	// about as long as the window, the count depends on where the
-	// window falls among waves of completions, and the mean latency of
-	// those that did complete does not. Per-operation costs are the
-	// window's rates divided by it.
-	var busy time.Duration
-	for _, t := range tallies {
-		busy += t.busy
-	}
-	ops := float64(s.Ops)
-	s.OpsPerSec = float64(n) * ops / busy.Seconds()
-	perOp := 1 / (s.OpsPerSec * s.Seconds) // one operation's share of the window
+	// Per-operation costs are the measured time's totals divided by the
+	// operations that throughput says it held.
+	perOp := 1 / (s.OpsPerSec * s.Seconds)
 	s.P50us = all.quantile(0.50) / 1e3
 	s.P90us = all.quantile(0.90) / 1e3
 	s.P99us = all.quantile(0.99) / 1e3

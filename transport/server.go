@@ -148,16 +148,15 @@ func (c *Conn) serverHeaders(f *framer.HeaderBlock) error {
 		// rights: wait for a slot, reading nothing meanwhile, rather
 		// than refuse it (or run more handlers than allowed, which is
 		// what Rapid Reset is after).
-		for waited := false; c.activeCount >= max; waited = true {
-			if !waited {
-				// Handlers held back for their message and
-				// rejections not yet answered hold slots too, and
-				// only the reader lets them go: first do that.
-				c.mu.Unlock()
-				c.onReaderWait()
-				c.mu.Lock()
-				continue
-			}
+		if c.activeCount >= max {
+			// Handlers held back for their message and rejections
+			// not yet answered hold slots too, and only the reader
+			// lets them go: first do that.
+			c.mu.Unlock()
+			c.onReaderWait()
+			c.mu.Lock()
+		}
+		for c.activeCount >= max {
 			if c.slotFree == nil {
 				c.slotFree = make(chan struct{}, 1)
 			}
